@@ -1,0 +1,1 @@
+"""Agents: the agent state machine and routing. Pure: no asyncio, no IO, no clock."""

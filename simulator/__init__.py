@@ -1,0 +1,2 @@
+"""The call-traffic simulator: the engine's telephony port on synthetic traffic, in
+virtual time, plus the scenario file format (``../shared/SCENARIOS.md``)."""

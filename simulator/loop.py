@@ -1,0 +1,77 @@
+"""Event loops whose clock is virtual.
+
+``VirtualTimeLoop`` is an ordinary asyncio selector loop whose ``time()`` is virtual:
+whenever nothing is ready to run, the clock jumps straight to the next timer (simpy's
+kernel, inside asyncio). So the very same coroutines that run the production engine run
+an 8-hour shift in seconds, and the order of callbacks is deterministic.
+
+``ScaledTimeLoop`` swaps only the clock again: virtual time advances ``speed`` times
+faster than real time (for demos that a person watches).
+
+Sockets still work on both (the selector is polled without blocking), but their peers
+live in real time: use them with the scaled loop, not for virtual-time simulations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import time
+from typing import Any
+
+
+class _JumpSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    def __init__(self, owner: VirtualTimeLoop) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        if timeout is None:
+            # No timer and nothing ready: in virtual time nothing can ever happen again.
+            # Poll real IO once, then let the caller's own timers (if any) decide.
+            result: list[tuple[Any, int]] = super().select(0)
+            if not result:
+                raise RuntimeError("virtual-time loop is idle with no timer: deadlock")
+            return result
+        if timeout > 0:
+            self._owner.advance(timeout)
+        polled: list[tuple[Any, int]] = super().select(0)
+        return polled
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    def __init__(self, start: float = 0.0) -> None:
+        self._vtime = float(start)
+        super().__init__(selector=_JumpSelector(self))
+
+    def time(self) -> float:
+        return self._vtime
+
+    def advance(self, seconds: float) -> None:
+        self._vtime += seconds
+
+
+class _ScaledSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    def __init__(self, owner: ScaledTimeLoop) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        real = None if timeout is None else timeout / self._owner.speed
+        result: list[tuple[Any, int]] = super().select(real)
+        return result
+
+
+class ScaledTimeLoop(asyncio.SelectorEventLoop):
+    """Virtual seconds pass ``speed`` times faster than real seconds."""
+
+    def __init__(self, speed: float, start: float = 0.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = float(speed)
+        self._real0 = time.monotonic()
+        self._start = float(start)
+        super().__init__(selector=_ScaledSelector(self))
+
+    def time(self) -> float:
+        return self._start + (time.monotonic() - self._real0) * self.speed
