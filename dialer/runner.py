@@ -46,7 +46,6 @@ from telephony.events import (
     AmdVerdict,
     CallAnswered,
     CallBridged,
-    CallEvent,
     CallFailed,
     CallHungUp,
     CallRinging,
@@ -275,9 +274,7 @@ class CampaignRunner:
         talk = np.fromiter(self._talk_since.values(), np.float64, len(self._talk_since))
         wrap = np.fromiter(self._wrap_since.values(), np.float64, len(self._wrap_since))
         pend = np.fromiter(self._pending.values(), np.float64, len(self._pending))
-        lines_free = (
-            1_000_000 if s.max_lines is None else max(0, s.max_lines - self._lines_busy)
-        )
+        lines_free = 1_000_000 if s.max_lines is None else max(0, s.max_lines - self._lines_busy)
         return PacingSnapshot(
             now=now,
             wall=self._clock.wall(now),

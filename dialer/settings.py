@@ -19,7 +19,7 @@ class CampaignSettings:
     channels the campaign may hold at once (calls ringing, waiting or talking).
     """
 
-    campaign: CampaignId = CampaignId("default")
+    campaign: CampaignId = CampaignId("default")  # noqa: RUF009 - a NewType is free
     no_answer_timeout: float = 25.0
     connect_deadline: float = 2.0
     abandon_target: float = 0.03

@@ -42,7 +42,7 @@ class DialOutcomeModel:
         prior_delay: tuple[float, float] = (4.0, 14.0),
     ) -> None:
         self.dt = dt
-        self.n = int(math.ceil(max_age / dt)) + 1
+        self.n = math.ceil(max_age / dt) + 1
         self.half_life = half_life
         self._live = np.zeros(self.n)
         self._all = np.zeros(self.n)
@@ -100,7 +100,7 @@ class SpellModel:
         window: int = 500,
     ) -> None:
         self.dt = dt
-        self.n = int(math.ceil(max_duration / dt))
+        self.n = math.ceil(max_duration / dt)
         self._done: deque[float] = deque(maxlen=window)
         grid = np.arange(self.n + 1) * dt
         # Prior: exponential spells of ``prior_mean`` seconds, ``prior_weight`` of them.

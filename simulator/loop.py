@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 
-class _JumpSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _JumpSelector(selectors.DefaultSelector):
     def __init__(self, owner: VirtualTimeLoop) -> None:
         super().__init__()
         self._owner = owner
@@ -51,7 +51,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._vtime += seconds
 
 
-class _ScaledSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _ScaledSelector(selectors.DefaultSelector):
     def __init__(self, owner: ScaledTimeLoop) -> None:
         super().__init__()
         self._owner = owner

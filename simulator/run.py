@@ -4,6 +4,7 @@ virtual clock. Same seed, same result, bit for bit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,9 +62,7 @@ def run_scenario(
     ``speed`` 0 runs as fast as possible; ``speed`` N runs N times faster than real time.
     """
     pacer_name = resolve_pacer(mode, pacer)
-    loop: asyncio.AbstractEventLoop = (
-        VirtualTimeLoop() if speed <= 0 else ScaledTimeLoop(speed)
-    )
+    loop: asyncio.AbstractEventLoop = VirtualTimeLoop() if speed <= 0 else ScaledTimeLoop(speed)
     wall0 = time.perf_counter()
     try:
         ledger = loop.run_until_complete(
@@ -83,7 +82,7 @@ def run_scenario(
     return result
 
 
-async def _run(
+async def _run(  # noqa: PLR0917 - private glue, called once
     sc: Scenario,
     pacer_name: str,
     loop: asyncio.AbstractEventLoop,
@@ -139,9 +138,7 @@ async def _run(
     await asyncio.sleep(sc.duration)
     runner.stop()
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     ledger.close()
     return ledger

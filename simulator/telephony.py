@@ -201,9 +201,7 @@ class SimTelephony:
             verdict = AmdVerdict.HUMAN if rng.random() < self._mah else AmdVerdict.MACHINE
         call.decided_at = decided
         call.verdict = verdict
-        self._at(
-            decided, call, CallAnswered(cid, self._t0 + decided, verdict, self._t0 + answered)
-        )
+        self._at(decided, call, CallAnswered(cid, self._t0 + decided, verdict, self._t0 + answered))
 
     def _patience_out(self, c: _SimCall) -> None:
         """A person waited in silence longer than their patience and hung up."""
@@ -212,9 +210,7 @@ class SimTelephony:
         self._ledger.lost_in_detection += 1
         now = self._loop.time()
         if c.verdict is None:
-            self._stream.put(
-                CallAnswered(c.id, now, AmdVerdict.HUNG_UP, self._t0 + c.answered_at)
-            )
+            self._stream.put(CallAnswered(c.id, now, AmdVerdict.HUNG_UP, self._t0 + c.answered_at))
         self._end(c)
         self._stream.put(_hungup(c.id, now))
 
