@@ -3,25 +3,22 @@
 Model (all from what a real dialer observes; see ``pacing.estimators``):
 
 - *Supply*: agents free to take a live call arriving at ``now + t``: those ready now,
-  plus each busy agent with the probability it frees by ``t + deadline``, conditioned on
-  the time it has already spent in its call or wrap-up (Kaplan-Meier survival, censored
-  spells included), the remaining talk convolved with the wrap-up distribution.
+  plus each busy agent freeing by ``t + deadline`` with the probability implied by the
+  time it has already spent in its call or wrap-up (Kaplan-Meier survival, censored
+  spells included; remaining talk convolved with the wrap-up distribution).
 - *Demand*: live answers (detected persons) arriving by ``now + t``: persons waiting now,
-  plus each call in flight with the probability it turns live by then given how long it
-  has rung, plus ``n`` new dials each with the cold-start probability.
-- *Abandons*: with calls served first come first served and each able to wait
-  ``deadline`` seconds, the abandons over the horizon are ``max_t (D(t) - S(t+deadline))+``
-  (Hall's condition for nested sets: a call arriving at ``t`` can take any agent free by
-  ``t + deadline``). We approximate E[abandons] by ``max_t E[(D - S)+]`` with D - S
-  Gaussian (sums of independent Bernoullis): ``E[X+] = sigma·phi(mu/sigma) + mu·Phi(mu/sigma)``.
+  plus each call in flight turning live given how long it has rung, plus new dials.
+- *Abandons*: ``max(0, max_t D(t) - S(t + deadline))`` over the horizon (see
+  ``pacing.paths``), whose expectation and the exact marginal of one more dial are
+  computed on sampled paths.
 
 Decision: place the ``n``-th new call while its marginal expected abandons, per expected
-live answer, stay below ``lambda``. This is the Lagrangian form of "most agent time for
-a given abandon total"; ``lambda`` is the price of an abandon, adjusted online by an
-integral controller on measured abandons so that the shift's abandon rate settles at
-``aim × abandon_target`` (aim < 1 leaves room for chance), with guards that cut dialling
-when the shift total or the rolling hour runs hot (the hourly worst case is what a
-regulator's sample sees).
+live answer, stay below a *price*. This is the Lagrangian form of "most agent time for a
+given abandon total". The price is adjusted online by an integral controller on the
+measured abandons so that the shift's abandon rate settles at ``aim × abandon_target``
+(aim < 1 leaves room for chance), with guards that cut dialling when the shift total or
+the rolling hour runs hot (the hourly worst case is what a regulator's sample sees).
+Each decision carries the numbers behind it (``PacingDecision.explain``).
 """
 
 from __future__ import annotations
@@ -30,7 +27,6 @@ import math
 from collections import deque
 
 import numpy as np
-from scipy.special import ndtr
 
 from pacing.base import (
     DialResolved,
@@ -43,16 +39,7 @@ from pacing.base import (
     cap_dials,
 )
 from pacing.estimators import DialOutcomeModel, SpellModel
-
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-
-
-def expected_excess(mu: FloatArray, var: FloatArray) -> FloatArray:
-    """E[max(X, 0)] for X ~ N(mu, var), elementwise."""
-    sigma = np.sqrt(np.maximum(var, 1e-6))
-    z = mu / sigma
-    out: FloatArray = sigma * _INV_SQRT_2PI * np.exp(-0.5 * z * z) + mu * ndtr(z)
-    return out
+from pacing.paths import IntArray, PathSet, quantile_table
 
 
 class PredictivePacer:
@@ -66,18 +53,29 @@ class PredictivePacer:
         aim: float = 0.8,
         dt: float = 1.0,
         horizon: float = 40.0,
-        refresh_every: float = 30.0,
-        initial_price: float = 0.08,
+        refresh_every: float = 60.0,
+        initial_price: float = 0.01,
         gain: float = 0.015,
         max_dials_per_tick: int = 400,
-        variance_inflation: float = 1.5,
+        paths: int = 128,
+        quantile_levels: int = 128,
         dial_half_life: float = 600.0,
         guards: bool = True,
+        seed: int = 0,
+        recheck_every: float = 2.0,
     ) -> None:
+        """Tunables are keyword-only; times in seconds, ratios in 0..1.
+
+        ``aim``: the share of the abandon target the controller steers to. ``dt`` and
+        ``horizon``: the time grid the forecast runs on. ``paths``: sampled trajectories
+        per decision. ``seed``: the pacer's own random stream (same seed, same choices).
+        """
         if not 0.0 < abandon_target < 1.0:
             raise ValueError("abandon_target must be a ratio in (0, 1)")
         if not 0.0 < aim <= 1.0:
             raise ValueError("aim must be in (0, 1]")
+        if connect_deadline < 0 or dt <= 0 or horizon <= connect_deadline:
+            raise ValueError("need connect_deadline >= 0, dt > 0 and horizon > deadline")
         self.abandon_target = abandon_target
         self.deadline = connect_deadline
         self.aim = aim
@@ -88,22 +86,33 @@ class PredictivePacer:
         self.gain = gain
         self.guards = guards
         self.max_dials = max_dials_per_tick
-        # max_t E[X_t+] understates E[max_t X_t+]; inflating the variance by 1.5 matched
-        # a Monte Carlo of the same model within ~10% over small-team states.
-        self.inflation = variance_inflation
+        self.paths = paths
+        self.levels = quantile_levels
+        self.rng = np.random.default_rng(seed)
         self.dials_model = DialOutcomeModel(dt=dt, max_age=horizon + 60.0, half_life=dial_half_life)
         self.talk = SpellModel(dt=dt, max_duration=3600.0, prior_mean=240.0)
-        self.wrap = SpellModel(dt=dt, max_duration=1200.0, prior_mean=40.0)
+        self.wrap = SpellModel(dt=dt, max_duration=600.0, prior_mean=40.0)
         self.log_price = math.log(initial_price)
         self.settled = 0
         self.abandoned = 0
         self._recent: deque[tuple[float, bool]] = deque()  # (at, abandoned), last hour
         self._recent_ab = 0
         self._refreshed_at = -math.inf
-        self._live_table: FloatArray = np.zeros((1, self.k))
-        self._talk_table: FloatArray = np.zeros((1, self.k))
-        self._talk_step = 2  # talk table rows every 2 bins (2 s at dt=1)
-        self._wrap_surv: FloatArray = np.ones(2)
+        self._talk_step = 2  # talk rows every 2 bins: remaining talk changes slowly
+        empty_f: FloatArray = np.zeros((1, 1))
+        empty_i: IntArray = np.zeros((1, 1), dtype=np.int64)
+        self._live_cdf, self._talk_cdf, self._wrap_cdf = empty_f, empty_f, empty_f
+        self._live_q, self._talk_q, self._wrap_q = empty_i, empty_i, empty_i
+        self._new_pmf: FloatArray = np.zeros(1)
+        self._supply_q, self._live_q_h = empty_i, empty_i
+        self._wrap_offset = 0
+        self._pool: IntArray = np.zeros(0, dtype=np.int64)
+        self._pool_at = 0
+        # A "no dial" answer stands until the discrete state changes or ``recheck_every``
+        # seconds pass (ages drift slowly against a ~10 s ring): saves most decisions.
+        self.recheck_every = recheck_every
+        self._idle_key: tuple[int, ...] = ()
+        self._idle_until = -math.inf
 
     # ------------------------------------------------------------------ learning
 
@@ -128,26 +137,50 @@ class PredictivePacer:
             self.log_price = min(max(self.log_price, math.log(1e-3)), math.log(2.0))
 
     def _refresh(self, snap: PacingSnapshot) -> None:
+        """Rebuild the forecast tables from the estimators (every ``refresh_every`` s)."""
         k, d = self.k, self.d_bins
-        self._live_table = self.dials_model.table(k)
-        wrap_s = self.wrap.survival(snap.wrapup_elapsed)
-        self._wrap_surv = wrap_s
-        talk_s = self.talk.survival(snap.talk_elapsed)
         span = k + d
-        # Remaining-talk pmf for each elapsed row e (every _talk_step bins), over the
-        # next ``span`` bins, convolved with the wrap-up CDF: P(free by (j+1)·dt).
+        live = self.dials_model.table(k)  # [age bin, j]: P(live by (j+1)·dt | age)
+        self._live_cdf = live
+        self._live_q = quantile_table(live, self.levels)
+        self._new_pmf = np.diff(np.concatenate(([0.0], live[0])))
+        # Wrap-up: P(free by (j+1)·dt | elapsed e) = 1 - S(e + j + 1) / S(e).
+        ws = self.wrap.survival(snap.wrapup_elapsed)
+        e = np.arange(self.wrap.n)
+        ends = np.minimum(e[:, None] + np.arange(1, span + 1)[None, :], len(ws) - 1)
+        self._wrap_cdf = np.clip(1.0 - ws[ends] / np.maximum(ws[e], 1e-12)[:, None], 0, 1)
+        self._wrap_q = quantile_table(self._wrap_cdf, self.levels)
+        # Talk: remaining-talk pmf for elapsed row e over the next ``span`` bins,
+        # convolved with the wrap-up CDF: P(free by (j+1)·dt | talk elapsed e).
+        ts = self.talk.survival(snap.talk_elapsed)
         rows = np.arange(0, self.talk.n - span, self._talk_step)
-        pmf_all = talk_s[:-1] - talk_s[1:]
+        pmf_all = ts[:-1] - ts[1:]
         idx = rows[:, None] + np.arange(span)[None, :]
-        pmf = pmf_all[idx] / np.maximum(talk_s[rows], 1e-12)[:, None]
-        wrap_cdf = 1.0 - wrap_s[: span + 1]
+        pmf = pmf_all[idx] / np.maximum(ts[rows], 1e-12)[:, None]
+        wrap_cdf0 = 1.0 - ws[: span + 1]
         toe = np.zeros((span, span))
         for u in range(span):
-            toe[u, u:] = wrap_cdf[: span - u]
-        self._talk_table = np.clip(pmf @ toe, 0.0, 1.0)
+            toe[u, u:] = wrap_cdf0[: span - u]
+        self._talk_cdf = np.clip(pmf @ toe, 0.0, 1.0)
+        self._talk_q = quantile_table(self._talk_cdf, self.levels)
+        # One supply table: talk rows then wrap rows, each agent's free bin minus the
+        # deadline (a call arriving up to ``d`` bins before an agent frees can wait).
+        self._supply_q = np.clip(np.vstack((self._talk_q, self._wrap_q)) - d, 0, k)
+        self._wrap_offset = len(self._talk_q)
+        self._live_q_h = np.minimum(self._live_q, k)
         self._refreshed_at = snap.now
 
     # ------------------------------------------------------------------ deciding
+
+    def _draw(self, per_path: int) -> IntArray:
+        """``paths × per_path`` quantile levels from a pre-drawn pool (cheap slices)."""
+        need = self.paths * max(per_path, 1)
+        if self._pool_at + need > len(self._pool):
+            self._pool = self.rng.integers(0, self.levels, max(1 << 18, 4 * need))
+            self._pool_at = 0
+        out = self._pool[self._pool_at : self._pool_at + need]
+        self._pool_at += need
+        return out
 
     def price(self, now: float) -> tuple[float, str]:
         """The current abandon price and the guard that shaped it."""
@@ -174,89 +207,74 @@ class PredictivePacer:
         snap = snapshot
         if snap.leads_exhausted or snap.lines_free <= 0:
             return PacingDecision(0, explain={"reason": "no leads or lines"})
+        ready = snap.ready
+        n_talk, n_wrap = len(snap.talk_elapsed), len(snap.wrapup_elapsed)
+        if ready + n_talk + n_wrap == 0:
+            return PacingDecision(0, explain={"reason": "no agents"})
+        key = (ready, n_talk, n_wrap, len(snap.pending_ages), snap.waiting, snap.lines_free)
+        if key == self._idle_key and snap.now < self._idle_until:
+            return PacingDecision(0, explain={"reason": "unchanged since the last decision"})
         if snap.now - self._refreshed_at >= self.refresh_every:
             self._refresh(snap)
-        k, d = self.k, self.d_bins
-        ready = snap.ready
-        busy = len(snap.talk_elapsed) + len(snap.wrapup_elapsed)
-        if ready + busy == 0:
-            return PacingDecision(0, explain={"reason": "no agents"})
-
-        # Supply at t_k + deadline for k = 0..K-1.
-        sup_mu = np.full(k, float(ready))
-        sup_var = np.zeros(k)
-        if len(snap.talk_elapsed):
-            tt = self._talk_table
-            rows = np.minimum(
-                (snap.talk_elapsed / self.dt).astype(np.int64) // self._talk_step, len(tt) - 1
-            )
-            p = tt[rows, d : d + k]
-            sup_mu += p.sum(axis=0)
-            sup_var += (p * (1.0 - p)).sum(axis=0)
-        if len(snap.wrapup_elapsed):
-            ws = self._wrap_surv
-            e = np.minimum((snap.wrapup_elapsed / self.dt).astype(np.int64), len(ws) - 1)
-            ends = np.minimum(e[:, None] + np.arange(d + 1, d + k + 1)[None, :], len(ws) - 1)
-            p = 1.0 - ws[ends] / np.maximum(ws[e], 1e-12)[:, None]
-            sup_mu += p.sum(axis=0)
-            sup_var += (p * (1.0 - p)).sum(axis=0)
-
-        # Demand by t_k from persons waiting and calls in flight.
-        lt = self._live_table
-        dem_mu = np.full(k, float(snap.waiting))
-        dem_var = np.zeros(k)
-        if len(snap.pending_ages):
-            a = np.minimum((snap.pending_ages / self.dt).astype(np.int64), len(lt) - 1)
-            q = lt[a]
-            dem_mu += q.sum(axis=0)
-            dem_var += (q * (1.0 - q)).sum(axis=0)
-        g = lt[0]
-        g_end = float(g[-1])
+        k, dt = self.k, self.dt
+        g_end = float(self._live_cdf[0, -1])
         if g_end <= 1e-6:
             return PacingDecision(0, explain={"reason": "no live answers expected"})
-
+        talk_rows = np.minimum(
+            (snap.talk_elapsed / dt).astype(np.int64) // self._talk_step, len(self._talk_q) - 1
+        )
+        wrap_rows = np.minimum((snap.wrapup_elapsed / dt).astype(np.int64), len(self._wrap_q) - 1)
+        age_rows = np.minimum((snap.pending_ages / dt).astype(np.int64), len(self._live_q) - 1)
+        n_items = n_talk + n_wrap + len(age_rows)
+        paths = PathSet.sample(
+            draws=self._draw(n_items).reshape(self.paths, max(n_items, 1))[:, :n_items],
+            horizon=k,
+            ready=ready,
+            waiting=snap.waiting,
+            supply=(self._supply_q, np.concatenate((talk_rows, wrap_rows + self._wrap_offset))),
+            demand=(self._live_q_h, age_rows),
+        )
         price, guard = self.price(snap.now)
-        base_mu = dem_mu - sup_mu
-        base_var = (dem_var + sup_var) * self.inflation
+        budget = price * g_end
         limit = min(self.max_dials, snap.lines_free)
-        n = self._count(base_mu, base_var, g, price * g_end, limit)
+        new_q = self._live_q_h[0]
+        n, marginal = 0, 0.0
+        while n < limit:
+            slack = paths.slack()
+            if slack >= 1:
+                # No path can reach an abandon with fewer than ``slack`` more live answers.
+                take = min(slack, limit - n)
+                paths.add_many(new_q[self._draw(take).reshape(self.paths, take)])
+                n += take
+                continue
+            marginal = paths.marginal(self._new_pmf)
+            if marginal > budget:
+                break
+            paths.add(new_q[self._draw(1)])
+            n += 1
         dials = cap_dials(n, snap)
+        if dials == 0:
+            self._idle_key, self._idle_until = key, snap.now + self.recheck_every
+        else:
+            self._idle_key = ()
+        free_h = ready + float(self._talk_cdf[talk_rows, -1].sum())
+        free_h += float(self._wrap_cdf[wrap_rows, -1].sum())
+        live_h = snap.waiting + float(self._live_cdf[age_rows, -1].sum())
         return PacingDecision(
             dials,
             explain={
                 "ready": ready,
-                "busy": busy,
+                "talking": n_talk,
+                "wrapup": n_wrap,
                 "in_flight": len(snap.pending_ages),
                 "waiting": snap.waiting,
-                "p_live": round(g_end, 4),
-                "exp_free_2s": round(float(sup_mu[0]), 2),
-                "exp_free_h": round(float(sup_mu[-1]), 2),
-                "exp_live_h": round(float(dem_mu[-1]), 2),
-                "price": round(price, 4),
+                "p_live": g_end,
+                "expected_free_in_horizon": free_h,
+                "expected_live_in_horizon": live_h,
+                "marginal_abandon_per_live": marginal / g_end,
+                "price": price,
                 "guard": guard,
-                "shift_abandon_rate": round(self.abandoned / self.settled, 4)
-                if self.settled
-                else 0.0,
+                "shift_abandon_rate": self.abandoned / self.settled if self.settled else 0.0,
                 "dials": dials,
             },
         )
-
-    def _count(
-        self, base_mu: FloatArray, base_var: FloatArray, g: FloatArray, budget: float, limit: int
-    ) -> int:
-        """Largest n with every marginal expected abandon (n-1 -> n) <= budget."""
-        gv = g * (1.0 - g) * self.inflation
-        start, chunk = 0, 16
-        prev = float(expected_excess(base_mu, base_var).max())
-        while start < limit:
-            stop = min(limit, start + chunk)
-            ns = np.arange(start + 1, stop + 1, dtype=np.float64)[:, None]
-            ea = expected_excess(base_mu + ns * g, base_var + ns * gv).max(axis=1)
-            marg = np.diff(np.concatenate(([prev], ea)))
-            over = np.nonzero(marg > budget)[0]
-            if len(over):
-                return start + int(over[0])
-            prev = float(ea[-1])
-            start = stop
-            chunk *= 4
-        return limit
