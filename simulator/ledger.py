@@ -90,9 +90,16 @@ class Ledger:
         for agent in self.agents:
             self.logged_out(agent, self.duration)
 
-    def result(self) -> dict[str, float | int]:
-        """The numeric result keys of SCENARIOS.md (the caller adds the identity keys)."""
+    def result(self, *, now: float | None = None) -> dict[str, float | int]:
+        """The numeric result keys of SCENARIOS.md (the caller adds the identity keys).
+
+        Mid-run (``now`` given), sessions still open count up to ``now``.
+        """
         logged = sum(a.logged for a in self.agents.values())
+        if now is not None:
+            logged += sum(
+                self._clip(a.login_at, now) for a in self.agents.values() if a.login_at is not None
+            )
         talk = sum(a.talk for a in self.agents.values())
         wrap = sum(a.wrapup for a in self.agents.values())
         hold = sum(a.hold for a in self.agents.values())

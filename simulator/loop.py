@@ -5,18 +5,17 @@ whenever nothing is ready to run, the clock jumps straight to the next timer (si
 kernel, inside asyncio). So the very same coroutines that run the production engine run
 an 8-hour shift in seconds, and the order of callbacks is deterministic.
 
-``ScaledTimeLoop`` swaps only the clock again: virtual time advances ``speed`` times
-faster than real time (for demos that a person watches).
+A run that a person watches stays on virtual time and is merely slowed down to a
+chosen speed (``simulator.run``), so the result never depends on how busy the machine is.
 
-Sockets still work on both (the selector is polled without blocking), but their peers
-live in real time: use them with the scaled loop, not for virtual-time simulations.
+Sockets still work (the selector is polled without blocking), but their peers live in
+real time: virtual-time simulations should not depend on them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import selectors
-import time
 from typing import Any
 
 
@@ -49,29 +48,3 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def advance(self, seconds: float) -> None:
         self._vtime += seconds
-
-
-class _ScaledSelector(selectors.DefaultSelector):
-    def __init__(self, owner: ScaledTimeLoop) -> None:
-        super().__init__()
-        self._owner = owner
-
-    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        real = None if timeout is None else timeout / self._owner.speed
-        result: list[tuple[Any, int]] = super().select(real)
-        return result
-
-
-class ScaledTimeLoop(asyncio.SelectorEventLoop):
-    """Virtual seconds pass ``speed`` times faster than real seconds."""
-
-    def __init__(self, speed: float, start: float = 0.0) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be positive")
-        self.speed = float(speed)
-        self._real0 = time.monotonic()
-        self._start = float(start)
-        super().__init__(selector=_ScaledSelector(self))
-
-    def time(self) -> float:
-        return self._start + (time.monotonic() - self._real0) * self.speed
