@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -142,6 +144,7 @@ class CampaignRunner:
         self._clock = clock
         self._prefix = call_id_prefix
         self._seq = 0
+        self._no_leads_until: dict[AgentId, float] = {}
         self._calls: dict[CallId, _Call] = {}
         self._agents: dict[AgentId, Agent] = {}
         # Ready and unreserved, in the order they became ready: first = longest idle.
@@ -307,52 +310,71 @@ class CampaignRunner:
             log.debug("pacing: %d dials %s", decision.dials, dict(decision.explain))
         wall = snap.wall
         if decision.for_agents:
-            for agent_id in decision.for_agents:
-                agent = self._agents.get(agent_id)
-                if agent is None or agent.state is not AgentState.READY:
-                    continue
-                self._agent_to(agent_id, AgentEvent.RESERVE)
-                self._reserved_pending += 1
-                targets = await self._leads.claim(1, at=wall, for_agent=agent_id)
-                if not targets:
-                    self._reserved_pending -= 1
-                    self._agent_to(agent_id, AgentEvent.RELEASE)
-                    self._note_exhausted()
-                    break
-                await self._dial(targets[0], reserved_for=agent_id)
+            await self._dial_reserved(decision.for_agents, wall)
             return
         targets = await self._leads.claim(decision.dials, at=wall)
         if len(targets) < decision.dials:
             self._note_exhausted()
         for target in targets:
-            await self._dial(target, reserved_for=None)
+            await self._dial(target, reserved_for=None, call_id=self._next_call_id())
+
+    async def _dial_reserved(self, agents: tuple[AgentId, ...], wall: datetime) -> None:
+        """Progressive: one call per agent, reserved before its lead is claimed, so the
+        agent's desktop knows the call from the start. An agent whose own queue is empty
+        is skipped for ``lead_retry_interval``; the others still get their calls."""
+        now = self._clock.now()
+        placed = tried = 0
+        for agent_id in agents:
+            agent = self._agents.get(agent_id)
+            if agent is None or agent.state is not AgentState.READY:
+                continue
+            if self._no_leads_until.get(agent_id, -math.inf) > now:
+                continue
+            tried += 1
+            call_id = self._next_call_id()
+            self._agent_to(agent_id, AgentEvent.RESERVE, call=call_id)
+            self._reserved_pending += 1
+            targets = await self._leads.claim(1, at=wall, for_agent=agent_id)
+            if not targets:
+                self._reserved_pending -= 1
+                self._agent_to(agent_id, AgentEvent.RELEASE)
+                self._no_leads_until[agent_id] = now + self.settings.lead_retry_interval
+                continue
+            placed += 1
+            await self._dial(targets[0], reserved_for=agent_id, call_id=call_id)
+        if tried and not placed:
+            self._note_exhausted()
+
+    def _next_call_id(self) -> CallId:
+        self._seq += 1
+        return CallId(f"{self._prefix}{self._seq}")
 
     def _note_exhausted(self) -> None:
         self._leads_exhausted = True
         self._lead_retry_at = self._clock.now() + self.settings.lead_retry_interval
 
-    async def _dial(self, target: DialTarget, *, reserved_for: AgentId | None) -> None:
+    async def _dial(
+        self, target: DialTarget, *, reserved_for: AgentId | None, call_id: CallId
+    ) -> None:
         now = self._clock.now()
-        self._seq += 1
-        call_id = CallId(f"{self._prefix}{self._seq}")
         call = _Call(call_id, target, now, reserved_for)
         self._calls[call_id] = call
         if reserved_for is None:
             self._pending[call_id] = now
-        else:
-            self._agents[reserved_for] = replace(self._agents[reserved_for], call=call_id)
         self._lines_busy += 1
         self.stats.dials += 1
         await self._leads.started(call_id, target, at=self._clock.wall(now))
-        request = Originate(
-            call=call_id,
-            lead=target.lead,
-            number=target.number,
-            ring_timeout=self.settings.no_answer_timeout,
-            reserved_for=reserved_for,
-            variables={"DIALER_CALL": call_id, "DIALER_LEAD": target.lead},
-        )
         try:
+            # Validation of the number happens here too (Originate refuses anything but
+            # E.164 digits): a bad lead fails its own attempt, never the campaign.
+            request = Originate(
+                call=call_id,
+                lead=target.lead,
+                number=target.number,
+                ring_timeout=self.settings.no_answer_timeout,
+                reserved_for=reserved_for,
+                variables={"DIALER_CALL": call_id, "DIALER_LEAD": target.lead},
+            )
             await self._tel.originate(request)
         except TelephonyError as exc:
             log.warning("originate %s refused: %s", call_id, exc)

@@ -15,7 +15,10 @@ real time: virtual-time simulations should not depend on them.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import heapq
 import selectors
+from collections.abc import Callable
 from typing import Any
 
 
@@ -33,18 +36,74 @@ class _JumpSelector(selectors.DefaultSelector):
                 raise RuntimeError("virtual-time loop is idle with no timer: deadlock")
             return result
         if timeout > 0:
-            self._owner.advance(timeout)
+            self._owner.jump()
         polled: list[tuple[Any, int]] = super().select(0)
         return polled
+
+
+class _OrderedTimer(asyncio.TimerHandle):
+    """A timer that breaks ties by creation order.
+
+    asyncio's ``TimerHandle`` compares by time only and ``heapq`` is not stable, so
+    timers due at the very same instant (several dials placed in one tick all time out
+    together) would run in an order that depends on the heap's shape, and so on every
+    other timer: a progress display would change the simulation.
+    """
+
+    __slots__ = ("_seq",)
+
+    def __init__(  # noqa: PLR0917 - mirrors asyncio.TimerHandle
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[object, ...],
+        loop: asyncio.AbstractEventLoop,
+        seq: int,
+        context: contextvars.Context | None,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context=context)
+        self._seq = seq
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _OrderedTimer):
+            mine, theirs = self.when(), other.when()
+            return self._seq < other._seq if mine == theirs else mine < theirs
+        return super().__lt__(other)  # type: ignore[operator]
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def __init__(self, start: float = 0.0) -> None:
         self._vtime = float(start)
+        self._seq = 0
         super().__init__(selector=_JumpSelector(self))
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: object,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        # BaseEventLoop.call_at, with a timer that orders ties by creation.
+        self._check_closed()  # type: ignore[attr-defined]
+        self._seq += 1
+        timer = _OrderedTimer(when, callback, args, self, self._seq, context)
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
 
     def time(self) -> float:
         return self._vtime
 
-    def advance(self, seconds: float) -> None:
-        self._vtime += seconds
+    def jump(self) -> None:
+        """Set the clock to the earliest timer's time, exactly.
+
+        Adding the select timeout (``when - now``) instead would round differently
+        depending on which other timers exist, so merely watching a run (a progress
+        timer) would shift every later timestamp by an ulp and, through threshold
+        comparisons, change the run. ``_scheduled`` is the base loop's timer heap; when
+        ``select`` is called with a timeout its top is the earliest live timer.
+        """
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        if scheduled:
+            self._vtime = max(self._vtime, scheduled[0].when())

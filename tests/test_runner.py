@@ -464,15 +464,6 @@ def test_progressive_reserves_the_agent_while_the_call_rings(loop: VirtualTimeLo
     assert rig.runner.stats.abandoned == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runner bug (minor): _dial sets the reserved agent's call with dataclasses.replace "
-        "straight into self._agents (dialer/runner.py line 343) after the RESERVE "
-        "transition was pushed, so agent listeners (the desktop's push channel) see "
-        "RESERVED with call=None and never learn which call is being placed for them"
-    ),
-)
 def test_agent_listeners_learn_the_reserved_call(loop: VirtualTimeLoop) -> None:
     rig = Rig(loop, pacer=ProgressivePacer(), default=Script(fate="human", ring=10.0))
     rig.runner.login(A)
@@ -662,15 +653,6 @@ def test_dialling_stops_when_the_leads_run_out(loop: VirtualTimeLoop, progressiv
     assert rig.runner.calls_in_flight == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runner bug: in progressive mode one agent's empty claim (no own or unowned lead "
-        "left) sets the campaign-wide leads_exhausted for lead_retry_interval and breaks "
-        "out of the loop, so another agent who still owns leads is starved for 30 s at a "
-        "time (dialer/runner.py _step, lines 316-321)"
-    ),
-)
 def test_an_agent_without_leads_does_not_starve_one_with_leads(loop: VirtualTimeLoop) -> None:
     # Every lead is B's: A (longest idle, so asked for first) has nothing to dial. The
     # same happens mid-shift once the unowned leads run out while B still owns some.
@@ -764,16 +746,6 @@ class _BadNumberSupply:
         self.finished_calls.append(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Exception,
-    reason=(
-        "runner bug: _dial builds Originate (which validates the number and raises "
-        "InvalidNumber) outside its try/except TelephonyError (dialer/runner.py lines "
-        "347-356), so one bad number in the lead supply crashes run(); the attempt stays "
-        "in flight forever, holds a line, and gets started() but never finished()"
-    ),
-)
 def test_a_lead_with_an_invalid_number_fails_that_attempt_only(loop: VirtualTimeLoop) -> None:
     supply = _BadNumberSupply()
     rig = Rig(

@@ -30,7 +30,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 SCENARIOS = SHARED / "scenarios"
 STEADY = SCENARIOS / "steady-20.toml"
 HOUR = 3600.0
-PREDICTIVE_SECONDS = 600.0  # the predictive pacer costs ~4 ms a decision: keep it short
+PREDICTIVE_SECONDS = 1800.0  # the predictive pacer costs ms a decision: half the hour
 
 
 def steady(**overrides: Any) -> Scenario:
