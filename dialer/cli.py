@@ -2,15 +2,17 @@
 
 ``dialer simulate`` follows the contract of ``shared/SCENARIOS.md``: with ``--json``,
 stdout holds exactly one JSON object (a JSON list for a sweep) and nothing else; any
-bad input (malformed scenario, unknown pacer or mode, bad override or sweep spec) is a
-message on stderr and exit status 2, before anything runs. Progress bars go to stderr,
-and only when stderr is a terminal. ``dialer demo`` runs the packaged demo scenario in
-scaled real time with a live panel (``dialer.live_view``).
+bad input (malformed scenario or ``--config`` file, unknown pacer or mode, bad override or
+sweep spec) is a message on stderr and exit status 2, before anything runs. A ``--config``
+file's settings override the scenario's; explicit flags override both. Progress bars go
+to stderr, and only when stderr is a terminal. ``dialer demo`` runs the packaged demo
+scenario in scaled real time with a live panel (``dialer.live_view``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -21,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from dialer.config import DEFAULT_MODE, DialerConfig, load_config
 from dialer.errors import ConfigError
 from dialer.live_view import (
     LineReporter,
@@ -29,6 +32,7 @@ from dialer.live_view import (
     SimProgressBar,
     result_table,
 )
+from pacing.base import Pacer
 from pacing.registry import PACERS
 from simulator.run import MODES, resolve_pacer, run_scenario
 from simulator.scenario import Scenario, load_scenario
@@ -94,13 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a scenario (shared/SCENARIOS.md) and print its result.",
     )
     sim.add_argument("scenario", type=Path, metavar="SCENARIO.toml")
-    sim.add_argument("--mode", choices=MODES, default="predictive")
+    sim.add_argument(
+        "--mode", choices=MODES, default=None, help="default: the --config file's, else predictive"
+    )
     sim.add_argument(
         "--pacer", choices=PACERS, default=None, help="pacing algorithm (default: the mode's own)"
     )
     sim.add_argument("--abandon-target", type=float, default=None, metavar="RATIO")
     sim.add_argument("--agents", type=_int_at_least(0), default=None, metavar="N")
     sim.add_argument("--seed", type=_int_at_least(0), default=None, metavar="N")
+    sim.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="campaign and pacing settings (config.example.toml); they override the"
+        " scenario's, flags override them, and --mode drops the file's mode and pacer",
+    )
     sim.add_argument("--json", action="store_true", help="print the result as one JSON object")
     sim.add_argument(
         "--speed",
@@ -180,15 +194,24 @@ def _fail(message: object) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     try:
+        config = None if args.config is None else load_config(args.config)
+        if args.mode is None:  # no --mode: the file's mode and pacer (--pacer still wins)
+            args.mode = DEFAULT_MODE if config is None else config.mode
+            args.pacer = args.pacer or (None if config is None else config.pacer)
         pacer = resolve_pacer(args.mode, args.pacer)
-        scenario = load_scenario(args.scenario).replace_settings(
+        scenario = _with_config(load_scenario(args.scenario), config).replace_settings(
             agents=args.agents, abandon_target=args.abandon_target, seed=args.seed
         )
+        factory = _pacer_factory(config, pacer)
+        if factory is not None:
+            factory(scenario)  # a value the pacer refuses with this scenario: nothing runs
         axes = [parse_spec(spec) for spec in args.sweep]
+        if axes and config is not None:
+            _check_sweepable(config, pacer)
     except (ConfigError, SweepSpecError, ValueError) as exc:
         return _fail(exc)
     if axes:
-        return _sweep(args, scenario, axes)
+        return _sweep(args, scenario, axes, config)
     err = Console(stderr=True)
     if sys.stderr.isatty():
         label = f"{scenario.name} ({pacer})"
@@ -200,9 +223,12 @@ def _simulate(args: argparse.Namespace) -> int:
                 speed=args.speed,
                 on_progress=bar,
                 progress_every=max(scenario.duration / 200, 1.0),
+                pacer_factory=factory,
             )
     else:
-        result = run_scenario(scenario, mode=args.mode, pacer=args.pacer, speed=args.speed)
+        result = run_scenario(
+            scenario, mode=args.mode, pacer=args.pacer, speed=args.speed, pacer_factory=factory
+        )
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
@@ -210,13 +236,63 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(args: argparse.Namespace, scenario: Scenario, axes: list[Axis]) -> int:
+def _with_config(scenario: Scenario, config: DialerConfig | None) -> Scenario:
+    """``scenario`` with the ``[campaign]`` values that ``config`` sets."""
+    if config is None:
+        return scenario
+    over = config.campaign_overrides()
+    scenario = scenario.replace_settings(
+        abandon_target=over.get("abandon_target"),
+        connect_deadline=over.get("connect_deadline"),
+        no_answer_timeout=over.get("no_answer_timeout"),
+    )
+    if "max_lines" in over:  # not a replace_settings keyword; validated (>= 1) at load
+        campaign = dataclasses.replace(scenario.campaign, max_lines=over["max_lines"])
+        scenario = dataclasses.replace(scenario, campaign=campaign)
+    return scenario
+
+
+def _pacer_factory(config: DialerConfig | None, pacer: str) -> Callable[[Scenario], Pacer] | None:
+    """Builds ``pacer`` with the file's tunables and the scenario's campaign values."""
+    if config is None:
+        return None
+
+    def build(scenario: Scenario) -> Pacer:
+        cp = scenario.campaign
+        return config.make_pacer(
+            pacer, abandon_target=cp.abandon_target, connect_deadline=cp.connect_deadline
+        )
+
+    return build
+
+
+def _check_sweepable(config: DialerConfig, pacer: str) -> None:
+    """Sweep workers rebuild each run from the scenario path and the ``replace_settings``
+    overrides alone: refuse a file setting they cannot carry rather than drop it."""
+    why = "not supported with --sweep yet (sweep runs cannot carry it); remove it or run"
+    if "max_lines" in config.campaign_overrides():
+        raise ConfigError(config.source, "campaign.max_lines", f"{why} without --sweep")
+    changed = config.changed_tunables(pacer)
+    if changed:
+        key = f"pacing.{pacer}.{next(iter(changed))}"
+        raise ConfigError(config.source, key, f"{why} without --sweep")
+
+
+def _sweep(
+    args: argparse.Namespace, scenario: Scenario, axes: list[Axis], config: DialerConfig | None
+) -> int:
+    over = {} if config is None else config.campaign_overrides()
     base: dict[str, Value] = {
         name: value
         for name, value in (
             ("agents", args.agents),
             ("seed", args.seed),
-            ("abandon_target", args.abandon_target),
+            (
+                "abandon_target",
+                over.get("abandon_target") if args.abandon_target is None else args.abandon_target,
+            ),
+            ("connect_deadline", over.get("connect_deadline")),
+            ("no_answer_timeout", over.get("no_answer_timeout")),
         )
         if value is not None
     }

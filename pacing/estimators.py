@@ -8,10 +8,13 @@ the probability that it turns into a live answer (detected person) by ``a + s``:
     P(live in (a, a+s] | unresolved at a) = (L(a+s) - L(a)) / (1 - R(a))
 
 where ``L(x)`` is the probability a dial is live and resolved by age ``x`` and ``R(x)`` the
-probability it is resolved at all (any outcome) by ``x``. Both are estimated from
-exponentially forgotten histograms (half-life in seconds of engine time), so contact-rate
-shifts are followed within minutes, with a pessimistic prior (many people answer) so a
-cold start cannot over-dial.
+probability it is resolved at all (any outcome) by ``x``. Live answers and failures are
+competing risks, and the calls still ringing are right-censored at their age: without
+them the first minute of a shift would see mostly the fast failures (busy, congestion)
+and few of the slower live answers, underestimate the contact rate and over-dial. So
+``L`` and ``R`` come from the Aalen-Johansen estimator over exponentially forgotten
+histograms (half-life in seconds of engine time, so contact-rate shifts are followed
+within minutes), with a pessimistic prior (many people answer).
 
 ``SpellModel``: talk or wrap-up durations by Kaplan-Meier, with the spells still open
 (agents mid-call) as right-censored observations. Without the censored spells the
@@ -76,11 +79,30 @@ class DialOutcomeModel:
         total = float(self._all.sum())
         return float(self._live.sum()) / total if total > 0 else 0.0
 
-    def table(self, horizon_bins: int) -> FloatArray:
+    def cdfs(self, pending_ages: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(L, R)`` at the grid points 0, dt, ..., n·dt (Aalen-Johansen).
+
+        A call pending at age ``a`` is known unresolved through the bins before
+        ``floor(a / dt)``; it is at risk there and nowhere else.
+        """
+        n = self.n
+        idx = np.minimum(pending_ages / self.dt, n - 1).astype(np.int64)
+        cens = np.bincount(idx, minlength=n).astype(np.float64)
+        events = self._all
+        later_events = np.cumsum(events[::-1])[::-1]
+        later_cens = np.concatenate((np.cumsum(cens[::-1])[::-1][1:], [0.0]))
+        at_risk = np.maximum(later_events + later_cens, 1e-12)
+        h_live = self._live / at_risk
+        h_any = np.clip(events / at_risk, 0.0, 1.0)
+        surv = np.concatenate(([1.0], np.cumprod(1.0 - h_any)))
+        live_cdf = np.concatenate(([0.0], np.cumsum(surv[:-1] * h_live)))
+        res_cdf = 1.0 - surv
+        return live_cdf, res_cdf
+
+    def table(self, horizon_bins: int, pending_ages: FloatArray | None = None) -> FloatArray:
         """``T[a, k]``: P(live by age a + (k+1)·dt | unresolved at age a), for age bin a."""
-        total = float(self._all.sum())
-        live_cdf = np.concatenate(([0.0], np.cumsum(self._live))) / total
-        res_cdf = np.concatenate(([0.0], np.cumsum(self._all))) / total
+        ages_pending = np.zeros(0) if pending_ages is None else pending_ages
+        live_cdf, res_cdf = self.cdfs(ages_pending)
         ages = np.arange(self.n)
         ends = np.minimum(ages[:, None] + np.arange(1, horizon_bins + 1)[None, :], self.n)
         surv = np.maximum(1.0 - res_cdf[ages], 1e-9)

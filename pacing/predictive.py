@@ -50,12 +50,14 @@ class PredictivePacer:
         *,
         abandon_target: float = 0.03,
         connect_deadline: float = 2.0,
-        aim: float = 0.8,
+        aim: float = 1.0,
+        caution: float = 0.5,
+        hour_ceiling: float = 0.06,
         dt: float = 1.0,
         horizon: float = 40.0,
         refresh_every: float = 60.0,
-        initial_price: float = 0.01,
-        gain: float = 0.015,
+        initial_price: float = 0.02,
+        gain: float = 0.03,
         max_dials_per_tick: int = 400,
         paths: int = 128,
         quantile_levels: int = 128,
@@ -63,6 +65,7 @@ class PredictivePacer:
         guards: bool = True,
         seed: int = 0,
         recheck_every: float = 2.0,
+        min_paths: int = 32,
     ) -> None:
         """Tunables are keyword-only; times in seconds, ratios in 0..1.
 
@@ -79,6 +82,8 @@ class PredictivePacer:
         self.abandon_target = abandon_target
         self.deadline = connect_deadline
         self.aim = aim
+        self.caution = caution
+        self.hour_ceiling = hour_ceiling
         self.dt = dt
         self.k = round(horizon / dt)
         self.d_bins = round(connect_deadline / dt)
@@ -87,6 +92,11 @@ class PredictivePacer:
         self.guards = guards
         self.max_dials = max_dials_per_tick
         self.paths = paths
+        self.min_paths = min(min_paths, paths)
+        self._m = paths  # paths used by the current decision (fewer for large floors)
+        self._last_full = -math.inf
+        self._refreshed_obs = 0
+        self._binding = False
         self.levels = quantile_levels
         self.rng = np.random.default_rng(seed)
         self.dials_model = DialOutcomeModel(dt=dt, max_age=horizon + 60.0, half_life=dial_half_life)
@@ -132,15 +142,26 @@ class PredictivePacer:
             # Integral control of the abandon price: each connect raises it a little,
             # each abandon lowers it (1-aim)/aim times as much, so it rests where
             # abandons / live answers = aim * target.
-            a = self.aim * self.abandon_target
-            self.log_price += self.gain * ((a - 1.0) / a if obs.abandoned else 1.0)
-            self.log_price = min(max(self.log_price, math.log(1e-3)), math.log(2.0))
+            a = self.setpoint()
+            # Robbins-Monro steps: large while the price level is unknown, shrinking as
+            # evidence accumulates so the price settles instead of swinging (a swinging
+            # price wastes budget: occupancy is concave in the price).
+            step = self.gain / math.sqrt(1.0 + self.settled / 100.0)
+            if obs.abandoned:
+                self.log_price += step * (a - 1.0) / a
+            elif self._binding:
+                # Anti-windup: a connect is evidence that the price is too low only when
+                # the price was what held dialling back. Connects while idle agents were
+                # absorbing everything (a shift's first minute) say nothing about it.
+                self.log_price += step
+            self.log_price = min(max(self.log_price, math.log(1e-3)), math.log(0.5))
 
     def _refresh(self, snap: PacingSnapshot) -> None:
         """Rebuild the forecast tables from the estimators (every ``refresh_every`` s)."""
         k, d = self.k, self.d_bins
         span = k + d
-        live = self.dials_model.table(k)  # [age bin, j]: P(live by (j+1)·dt | age)
+        # [age bin, j]: P(live by (j+1)·dt | unresolved at that age)
+        live = self.dials_model.table(k, snap.pending_ages)
         self._live_cdf = live
         self._live_q = quantile_table(live, self.levels)
         self._new_pmf = np.diff(np.concatenate(([0.0], live[0])))
@@ -169,12 +190,25 @@ class PredictivePacer:
         self._wrap_offset = len(self._talk_q)
         self._live_q_h = np.minimum(self._live_q, k)
         self._refreshed_at = snap.now
+        self._refreshed_obs = self.dials_model.observed + self.talk.completed
 
     # ------------------------------------------------------------------ deciding
 
+    def setpoint(self) -> float:
+        """The abandon rate the controller steers to now, per live answer.
+
+        ``aim × target`` less ``caution`` binomial standard deviations of the shift's
+        measured rate: early in a shift a few unlucky abandons move the rate a lot, so
+        the controller keeps a wide margin; as live answers accumulate the margin shrinks
+        and the shift total converges to the target from below.
+        """
+        t = self.abandon_target
+        sd = math.sqrt(t * (1.0 - t) / (self.settled + 50))
+        return max(0.25 * t, self.aim * t - self.caution * sd)
+
     def _draw(self, per_path: int) -> IntArray:
-        """``paths × per_path`` quantile levels from a pre-drawn pool (cheap slices)."""
-        need = self.paths * max(per_path, 1)
+        """``m × per_path`` quantile levels from a pre-drawn pool (cheap slices)."""
+        need = self._m * max(per_path, 1)
         if self._pool_at + need > len(self._pool):
             self._pool = self.rng.integers(0, self.levels, max(1 << 18, 4 * need))
             self._pool_at = 0
@@ -188,18 +222,23 @@ class PredictivePacer:
             _, ab = self._recent.popleft()
             self._recent_ab -= ab
         price = math.exp(self.log_price)
-        a = self.aim * self.abandon_target
+        a = self.setpoint()
         # Shift total: a Bayesian-smoothed rate (20 pseudo-answers at the aim).
         shift = (self.abandoned + 20 * a) / (self.settled + 20)
         guard = "none"
         if not self.guards:
             return price, guard
-        if shift > self.abandon_target * 0.9:
+        # Close to the ceiling with the shift's own noise taken into account: cut hard.
+        sd = math.sqrt(self.abandon_target / (self.settled + 50))
+        if shift > self.abandon_target - 0.25 * sd:
             price *= 0.25
             guard = "shift"
+        # Any clock hour is judged on its own (a regulator's sample, and the benchmark's
+        # max_hourly_abandon_rate): if one more abandon would put the last rolling hour
+        # above 90% of the hourly ceiling, dial only where abandons are all but impossible.
         n_hour = len(self._recent)
-        if n_hour >= 20 and self._recent_ab / n_hour > 1.5 * self.abandon_target:
-            price *= 0.25
+        if n_hour >= 10 and (self._recent_ab + 1) / (n_hour + 1) > 0.9 * self.hour_ceiling:
+            price *= 0.1
             guard = "hour"
         return price, guard
 
@@ -214,7 +253,20 @@ class PredictivePacer:
         key = (ready, n_talk, n_wrap, len(snap.pending_ages), snap.waiting, snap.lines_free)
         if key == self._idle_key and snap.now < self._idle_until:
             return PacingDecision(0, explain={"reason": "unchanged since the last decision"})
-        if snap.now - self._refreshed_at >= self.refresh_every:
+        # Cost grows with paths × items (agents and calls in flight). On a large floor
+        # each decision places many calls and the sum of many independent items is
+        # smooth, so fewer paths and a decision every ~second lose little; a small team
+        # keeps every path and every tick, where single calls matter.
+        n_items = n_talk + n_wrap + len(snap.pending_ages)
+        if snap.now - self._last_full < min(1.0, max(0.0, (n_items - 100) / 500)):
+            return PacingDecision(0, explain={"reason": "large floor: decided recently"})
+        self._last_full = snap.now
+        self._m = max(self.min_paths, min(self.paths, (self.paths * 60) // max(n_items, 1)))
+        evidence = self.dials_model.observed + self.talk.completed
+        if (
+            snap.now - self._refreshed_at >= self.refresh_every
+            or evidence >= 2 * self._refreshed_obs + 20  # early in a shift: learn fast
+        ):
             self._refresh(snap)
         k, dt = self.k, self.dt
         g_end = float(self._live_cdf[0, -1])
@@ -225,9 +277,9 @@ class PredictivePacer:
         )
         wrap_rows = np.minimum((snap.wrapup_elapsed / dt).astype(np.int64), len(self._wrap_q) - 1)
         age_rows = np.minimum((snap.pending_ages / dt).astype(np.int64), len(self._live_q) - 1)
-        n_items = n_talk + n_wrap + len(age_rows)
+        m = self._m
         paths = PathSet.sample(
-            draws=self._draw(n_items).reshape(self.paths, max(n_items, 1))[:, :n_items],
+            draws=self._draw(n_items).reshape(m, max(n_items, 1))[:, :n_items],
             horizon=k,
             ready=ready,
             waiting=snap.waiting,
@@ -239,16 +291,18 @@ class PredictivePacer:
         limit = min(self.max_dials, snap.lines_free)
         new_q = self._live_q_h[0]
         n, marginal = 0, 0.0
+        self._binding = False
         while n < limit:
             slack = paths.slack()
             if slack >= 1:
                 # No path can reach an abandon with fewer than ``slack`` more live answers.
                 take = min(slack, limit - n)
-                paths.add_many(new_q[self._draw(take).reshape(self.paths, take)])
+                paths.add_many(new_q[self._draw(take).reshape(m, take)])
                 n += take
                 continue
             marginal = paths.marginal(self._new_pmf)
             if marginal > budget:
+                self._binding = True
                 break
             paths.add(new_q[self._draw(1)])
             n += 1
