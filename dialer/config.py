@@ -219,7 +219,9 @@ def _construct(
     }
     try:
         return cls(**from_campaign, **tunables)
-    except ValueError as exc:
+    except (ValueError, OverflowError, MemoryError) as exc:
+        # The constructor's own checks (ValueError), and values it does not check but
+        # cannot build either (a dt of 1e-9 s asks numpy for an array of 10^11 bins).
         raise ConfigError(source, f"pacing.{name}", str(exc)) from exc
 
 

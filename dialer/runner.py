@@ -298,6 +298,8 @@ class CampaignRunner:
         )
 
     async def _step(self) -> None:
+        if not self._pacer.due(self._clock.now()):
+            return
         snap = self.snapshot()
         decision = self._pacer.decide(snap)
         self.last_decision = decision

@@ -131,9 +131,15 @@ class PacingDecision:
 
 
 class Pacer(Protocol):
-    """A pacing algorithm. Pure: the runner feeds it snapshots and observations."""
+    """A pacing algorithm. Pure: the runner feeds it snapshots and observations.
+
+    ``due(now)`` lets a pacer say it will not dial at ``now`` whatever the state, so the
+    runner can skip building a snapshot (most pacers answer True).
+    """
 
     name: str
+
+    def due(self, now: float) -> bool: ...
 
     def observe(self, obs: Observation) -> None: ...
 

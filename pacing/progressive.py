@@ -20,6 +20,9 @@ class ProgressivePacer:
     def observe(self, obs: Observation) -> None:
         """Nothing to learn: the dial count depends on the current snapshot only."""
 
+    def due(self, now: float) -> bool:
+        return True
+
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         dials = cap_dials(snapshot.ready, snapshot)
         # Longest idle first, so that when lines are short the agent who has waited

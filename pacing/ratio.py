@@ -40,6 +40,9 @@ class RatioPacer:
     def observe(self, obs: Observation) -> None:
         """Nothing to learn: a fixed ratio does not adapt."""
 
+    def due(self, now: float) -> bool:
+        return True
+
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         target = math.ceil(self.dial_level * snapshot.ready - _CEIL_SLACK)
         # Unreserved calls already working for the ready agents: those still ringing or

@@ -194,6 +194,9 @@ class VicidialAdaptivePacer:
             self.drops_today += 1
             self._drops_minute.append(obs.at)
 
+    def due(self, now: float) -> bool:
+        return True
+
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         now = snapshot.now
         if self._schedule is None:

@@ -50,7 +50,7 @@ class _OrderedTimer(asyncio.TimerHandle):
     other timer: a progress display would change the simulation.
     """
 
-    __slots__ = ("_seq",)
+    __slots__ = ("_key",)
 
     def __init__(  # noqa: PLR0917 - mirrors asyncio.TimerHandle
         self,
@@ -62,13 +62,12 @@ class _OrderedTimer(asyncio.TimerHandle):
         context: contextvars.Context | None,
     ) -> None:
         super().__init__(when, callback, args, loop, context=context)
-        self._seq = seq
+        self._key = (when, seq)
 
-    def __lt__(self, other: object) -> bool:
-        if isinstance(other, _OrderedTimer):
-            mine, theirs = self.when(), other.when()
-            return self._seq < other._seq if mine == theirs else mine < theirs
-        return super().__lt__(other)  # type: ignore[operator]
+    # Every timer of a VirtualTimeLoop is an _OrderedTimer (call_later goes through
+    # call_at), so the heap only ever compares these keys.
+    def __lt__(self, other: _OrderedTimer) -> bool:  # type: ignore[override]
+        return self._key < other._key
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):

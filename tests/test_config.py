@@ -166,6 +166,8 @@ BAD_FILES = [
         "horizon > deadline",
     ),
     ("[pacing.ratio]\ndial_level = 0.5\n", "pacing.ratio", "dial_level must be"),
+    # not checked by the constructor, but it cannot build it either: no traceback
+    ("[pacing.predictive]\ndt = 1e-9\n", "pacing.predictive", ""),
 ]
 
 

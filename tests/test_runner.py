@@ -63,6 +63,9 @@ class ScheduledPacer:
     def observe(self, obs: Observation) -> None:
         pass
 
+    def due(self, now: float) -> bool:
+        return True
+
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         due = 0
         while self._plan and self._plan[0][0] <= snapshot.now:
@@ -81,6 +84,9 @@ class FloodPacer:
     def observe(self, obs: Observation) -> None:
         pass
 
+    def due(self, now: float) -> bool:
+        return True
+
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         return PacingDecision(cap_dials(self.want, snapshot))
 
@@ -95,6 +101,9 @@ class KeepInFlightPacer:
 
     def observe(self, obs: Observation) -> None:
         pass
+
+    def due(self, now: float) -> bool:
+        return True
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         return PacingDecision(cap_dials(max(0, self.n - snapshot.in_flight), snapshot))
@@ -111,6 +120,9 @@ class ReserveNewestPacer:
 
     def observe(self, obs: Observation) -> None:
         pass
+
+    def due(self, now: float) -> bool:
+        return True
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         if self.done or snapshot.now < self.at or not snapshot.ready_agents:
