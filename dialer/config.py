@@ -30,8 +30,6 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
-import re
-import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -43,6 +41,7 @@ from typing import Any, TypedDict
 from dialer.errors import ConfigError
 from dialer.ids import CampaignId
 from dialer.settings import CampaignSettings
+from dialer.toml_file import read_toml
 from pacing.base import Pacer
 from pacing.predictive import PredictivePacer
 from pacing.ratio import RatioPacer
@@ -331,19 +330,5 @@ def load_config(path: str | Path) -> DialerConfig:
     error under its ``line N, column M``.
     """
     source = str(path)
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, "(file)", "not UTF-8 text, as TOML requires") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # Python 3.11's error carries the position only in its message.
-        message = str(exc)
-        where = re.search(r"\(at (line \d+, column \d+|end of document)\)", message)
-        key = where[1] if where else "(toml)"
-        reason = message[: where.start()].strip() if where else message
-        raise ConfigError(source, key, f"invalid TOML: {reason}") from exc
+    data = read_toml(path)
     return parse_config(data, source=source)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
-import tomllib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dialer.errors import ConfigError
+from dialer.toml_file import read_toml
 from simulator.distributions import Constant, Distribution, Uniform, parse_distribution
 
 # Defaults of the optional model keys, as SCENARIOS.md states them (seconds).
@@ -438,19 +437,5 @@ def load_scenario(
     under the key ``(file)``; a TOML syntax error under its ``line N, column M``.
     """
     source = str(path)
-    try:
-        text = Path(path).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(source, "(file)", "not UTF-8 text, as TOML requires") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        # Python 3.11's error carries the position only in its message.
-        message = str(exc)
-        where = re.search(r"\(at (line \d+, column \d+|end of document)\)", message)
-        key = where[1] if where else "(toml)"
-        reason = message[: where.start()].strip() if where else message
-        raise ConfigError(source, key, f"invalid TOML: {reason}") from exc
+    data = read_toml(path)
     return parse_scenario(data, source=source, today=today, tz=tz)
