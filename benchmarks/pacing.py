@@ -292,7 +292,7 @@ def _csv(text: str) -> list[str]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.pacing", description=__doc__.split("\n\n")[0]
+        prog="python -m benchmarks.pacing", description=(__doc__ or "").split("\n\n")[0]
     )
     parser.add_argument(
         "--scenarios", type=Path, default=DEFAULT_SCENARIOS, help="directory of *.toml files"

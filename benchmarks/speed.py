@@ -173,7 +173,7 @@ def profile(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.speed", description=__doc__.split("\n\n")[0]
+        prog="python -m benchmarks.speed", description=(__doc__ or "").split("\n\n")[0]
     )
     parser.add_argument("--agents", type=int, default=TARGET_AGENTS)
     parser.add_argument("--hours", type=float, default=TARGET_HOURS)

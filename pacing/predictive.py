@@ -17,7 +17,7 @@ live answer, stay below a *price*. This is the Lagrangian form of "most agent ti
 given abandon total". The price is adjusted online by an integral controller on the
 measured abandons so that the shift's abandon rate settles at ``aim × abandon_target``
 (aim < 1 leaves room for chance), with guards that cut dialling when the shift total or
-the rolling hour runs hot (the hourly worst case is what a regulator's sample sees).
+the current clock hour runs hot (the hourly worst case is what a regulator's sample sees).
 Each decision carries the numbers behind it (``PacingDecision.explain``).
 """
 
@@ -50,8 +50,8 @@ class PredictivePacer:
         *,
         abandon_target: float = 0.03,
         connect_deadline: float = 2.0,
-        aim: float = 0.98,
-        caution: float = 0.5,
+        aim: float = 0.97,
+        caution: float = 0.0,
         hour_ceiling: float = 0.06,
         dt: float = 1.0,
         horizon: float = 40.0,
@@ -121,6 +121,9 @@ class PredictivePacer:
         self._interval = 0.0
         self._refreshed_obs = 0
         self._binding = False
+        # Engine time -> local wall-clock seconds (for clock hours), set by each decision.
+        self._wall_offset = 0.0
+        self._hour, self._hour_live, self._hour_ab = -1, 0, 0
         self.levels = quantile_levels
         self.rng = np.random.default_rng(seed)
         self.dials_model = DialOutcomeModel(dt=dt, max_age=horizon + 60.0, half_life=dial_half_life)
@@ -163,6 +166,11 @@ class PredictivePacer:
             self.abandoned += obs.abandoned
             self._recent.append((obs.at, obs.abandoned))
             self._recent_ab += obs.abandoned
+            hour = math.floor((obs.at + self._wall_offset) / 3600.0)
+            if hour != self._hour:
+                self._hour, self._hour_live, self._hour_ab = hour, 0, 0
+            self._hour_live += 1
+            self._hour_ab += obs.abandoned
             # Integral control of the abandon price: each connect raises it a little,
             # each abandon lowers it (1-aim)/aim times as much, so it rests where
             # abandons / live answers = aim * target.
@@ -262,17 +270,31 @@ class PredictivePacer:
         if shift > self.abandon_target - 0.25 * sd:
             price *= 0.25
             guard = "shift"
-        # Any clock hour is judged on its own (a regulator's sample, and the benchmark's
-        # max_hourly_abandon_rate): if one more abandon would put the last rolling hour
-        # above 90% of the hourly ceiling, dial only where abandons are all but impossible.
-        n_hour = len(self._recent)
-        if n_hour >= 10 and (self._recent_ab + 1) / (n_hour + 1) > 0.9 * self.hour_ceiling:
+        # Each clock hour is judged on its own (max_hourly_abandon_rate; a regulator's
+        # sample). Project this hour's live answers (so far, plus the last hour's pace for
+        # the minutes left) and keep its abandons under 90% of the hourly ceiling: with
+        # less than one abandon left to spend, dial only where abandons are all but
+        # impossible; with less than two, halve the price.
+        hour = math.floor((now + self._wall_offset) / 3600.0)
+        if hour != self._hour:
+            self._hour, self._hour_live, self._hour_ab = hour, 0, 0
+        left_s = 3600.0 * (hour + 1) - (now + self._wall_offset)
+        projected = self._hour_live + len(self._recent) * left_s / 3600.0
+        spare = 0.9 * self.hour_ceiling * max(projected, 20.0) - self._hour_ab
+        if spare < 1.0:
             price *= 0.1
+            guard = "hour"
+        elif spare < 2.0:
+            price *= 0.5
             guard = "hour"
         return price, guard
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         snap = snapshot
+        offset = snap.wall.utcoffset()
+        self._wall_offset = (
+            snap.wall.timestamp() + (offset.total_seconds() if offset else 0.0) - snap.now
+        )
         if snap.leads_exhausted or snap.lines_free <= 0:
             return PacingDecision(0, explain={"reason": "no leads or lines"})
         ready = snap.ready
