@@ -50,7 +50,7 @@ class PredictivePacer:
         *,
         abandon_target: float = 0.03,
         connect_deadline: float = 2.0,
-        aim: float = 0.97,
+        aim: float = 0.95,
         caution: float = 0.0,
         hour_ceiling: float = 0.06,
         dt: float = 1.0,
