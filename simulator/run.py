@@ -62,6 +62,8 @@ def run_scenario(
     ``speed`` 0 runs as fast as possible; ``speed`` N runs N times faster than real time.
     """
     pacer_name = resolve_pacer(mode, pacer)
+    if pacer_name in MODES:
+        mode = pacer_name  # e.g. --pacer progressive reserves calls: it is that mode
     loop = VirtualTimeLoop()
     if speed > 0:
         _keep_pace(loop, speed)
