@@ -162,6 +162,8 @@ class CampaignRunner:
         self._lead_retry_at = 0.0
         self._last_tick = -1e18
         self._wake: asyncio.Future[None] | None = None
+        self._tick_due: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._dialling = True
@@ -237,7 +239,7 @@ class CampaignRunner:
             wake.set_result(None)
 
     async def _pace_loop(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         s = self.settings
         while not self._stopping:
             wake: asyncio.Future[None] = loop.create_future()
@@ -245,17 +247,28 @@ class CampaignRunner:
             timer = loop.call_at(self._last_tick + s.tick_interval, self._poke)
             await wake
             timer.cancel()
+            if self._tick_due is not None:
+                self._tick_due.cancel()
+                self._tick_due = None
             if self._stopping:
                 return
-            # Coalesce bursts of events: decide at most every min_tick_interval.
-            earliest = self._last_tick + s.min_tick_interval
-            if loop.time() < earliest:
-                await asyncio.sleep(earliest - loop.time())
             self._last_tick = loop.time()
             await self._step()
 
     def _request_tick(self) -> None:
-        self._poke()
+        """An event may change the decision: tick now, or at the earliest moment allowed.
+
+        Bursts of events coalesce into one decision every ``min_tick_interval`` at most,
+        with a single wake-up scheduled for them (not one per event).
+        """
+        loop = self._loop
+        if self._tick_due is not None or loop is None:
+            return  # a wake-up is scheduled, or the runner is not running yet
+        earliest = self._last_tick + self.settings.min_tick_interval
+        if loop.time() >= earliest:
+            self._poke()
+        else:
+            self._tick_due = loop.call_at(earliest, self._poke)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

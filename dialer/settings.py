@@ -28,7 +28,7 @@ class CampaignSettings:
     machine_prompt: str | None = None  # None: hang up on machines
     not_sure_as_human: bool = True  # route "not sure" to an agent rather than drop a person
     tick_interval: float = 0.25  # the runner decides at least this often (engine seconds)
-    min_tick_interval: float = 0.1  # and at most this often, however many events arrive
+    min_tick_interval: float = 0.25  # and at most this often, however many events arrive
     lead_retry_interval: float = 30.0  # re-ask an empty lead supply after this long
 
     def __post_init__(self) -> None:

@@ -84,6 +84,9 @@ class PathSet:
         x += waiting - ready
         return cls(x)
 
+    def copy(self) -> PathSet:
+        return PathSet(self.x.copy())
+
     def slack(self) -> int:
         """How many +1 steps every path can take before any could make an abandon."""
         return max(0, -int(self.x.max()))

@@ -344,6 +344,7 @@ class PredictivePacer:
         new_q = self._live_q_h[0]
         n, marginal = 0, 0.0
         self._binding = False
+        batch = 1
         while n < limit:
             slack = paths.slack()
             if slack >= 1:
@@ -356,6 +357,19 @@ class PredictivePacer:
             if marginal > budget:
                 self._binding = True
                 break
+            # Gallop: marginals only grow as calls are added, so a batch of ``batch``
+            # calls is acceptable iff its last call's marginal is within budget. Doubling
+            # batches cut the evaluations to about log2 of the calls placed.
+            batch = min(2 * batch, limit - n)
+            if batch > 1:
+                trial = paths.copy()
+                trial.add_many(new_q[self._draw(batch - 1).reshape(m, batch - 1)])
+                last = trial.marginal(self._new_pmf)
+                if last <= budget:
+                    trial.add(new_q[self._draw(1)])
+                    paths, n, marginal = trial, n + batch, last
+                    continue
+                batch = 1
             paths.add(new_q[self._draw(1)])
             n += 1
         dials = cap_dials(n, snap)
