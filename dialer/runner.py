@@ -244,7 +244,10 @@ class CampaignRunner:
         while not self._stopping:
             wake: asyncio.Future[None] = loop.create_future()
             self._wake = wake
-            timer = loop.call_at(self._last_tick + s.tick_interval, self._poke)
+            # At least every tick_interval, unless the pacer has said it will not dial
+            # before some later time (a large floor decides about once a second).
+            when = max(self._last_tick + s.tick_interval, self._pacer.next_decision_at())
+            timer = loop.call_at(when, self._poke)
             await wake
             timer.cancel()
             if self._tick_due is not None:
@@ -264,7 +267,9 @@ class CampaignRunner:
         loop = self._loop
         if self._tick_due is not None or loop is None:
             return  # a wake-up is scheduled, or the runner is not running yet
-        earliest = self._last_tick + self.settings.min_tick_interval
+        earliest = max(
+            self._last_tick + self.settings.min_tick_interval, self._pacer.next_decision_at()
+        )
         if loop.time() >= earliest:
             self._poke()
         else:
@@ -311,7 +316,7 @@ class CampaignRunner:
         )
 
     async def _step(self) -> None:
-        if not self._pacer.due(self._clock.now()):
+        if self._clock.now() < self._pacer.next_decision_at():
             return
         snap = self.snapshot()
         decision = self._pacer.decide(snap)

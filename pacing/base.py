@@ -133,13 +133,14 @@ class PacingDecision:
 class Pacer(Protocol):
     """A pacing algorithm. Pure: the runner feeds it snapshots and observations.
 
-    ``due(now)`` lets a pacer say it will not dial at ``now`` whatever the state, so the
-    runner can skip building a snapshot (most pacers answer True).
+    ``next_decision_at()`` is the engine time before which the pacer will not dial
+    whatever happens (``-inf``: any time), so the runner neither wakes up nor builds a
+    snapshot for it before then; routing stays event-driven regardless.
     """
 
     name: str
 
-    def due(self, now: float) -> bool: ...
+    def next_decision_at(self) -> float: ...
 
     def observe(self, obs: Observation) -> None: ...
 

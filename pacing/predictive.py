@@ -227,9 +227,9 @@ class PredictivePacer:
 
     # ------------------------------------------------------------------ deciding
 
-    def due(self, now: float) -> bool:
-        """False while a large floor's last full decision is recent (see ``decide``)."""
-        return now - self._last_full >= self._interval
+    def next_decision_at(self) -> float:
+        """A large floor decides at most every ``_interval`` seconds (see ``decide``)."""
+        return self._last_full + self._interval
 
     def setpoint(self) -> float:
         """The abandon rate the controller steers to now, per live answer.
@@ -310,7 +310,7 @@ class PredictivePacer:
         # keeps every path and every tick, where single calls matter.
         n_items = n_talk + n_wrap + len(snap.pending_ages)
         self._interval = min(1.0, max(0.0, (n_items - 100) / 500))
-        if not self.due(snap.now):
+        if snap.now < self.next_decision_at():
             return PacingDecision(0, explain={"reason": "large floor: decided recently"})
         self._last_full = snap.now
         self._m = max(self.min_paths, min(self.paths, (self.paths * 60) // max(n_items, 1)))

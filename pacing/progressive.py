@@ -9,6 +9,8 @@ through the ringing) for zero abandons and respected lead ownership.
 
 from __future__ import annotations
 
+import math
+
 from pacing.base import Observation, PacingDecision, PacingSnapshot, cap_dials
 
 
@@ -20,8 +22,8 @@ class ProgressivePacer:
     def observe(self, obs: Observation) -> None:
         """Nothing to learn: the dial count depends on the current snapshot only."""
 
-    def due(self, now: float) -> bool:
-        return True
+    def next_decision_at(self) -> float:
+        return -math.inf
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         dials = cap_dials(snapshot.ready, snapshot)

@@ -40,8 +40,8 @@ class RatioPacer:
     def observe(self, obs: Observation) -> None:
         """Nothing to learn: a fixed ratio does not adapt."""
 
-    def due(self, now: float) -> bool:
-        return True
+    def next_decision_at(self) -> float:
+        return -math.inf
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         target = math.ceil(self.dial_level * snapshot.ready - _CEIL_SLACK)

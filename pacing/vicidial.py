@@ -194,8 +194,8 @@ class VicidialAdaptivePacer:
             self.drops_today += 1
             self._drops_minute.append(obs.at)
 
-    def due(self, now: float) -> bool:
-        return True
+    def next_decision_at(self) -> float:
+        return -math.inf
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         now = snapshot.now

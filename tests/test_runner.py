@@ -63,8 +63,8 @@ class ScheduledPacer:
     def observe(self, obs: Observation) -> None:
         pass
 
-    def due(self, now: float) -> bool:
-        return True
+    def next_decision_at(self) -> float:
+        return -math.inf
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         due = 0
@@ -84,8 +84,8 @@ class FloodPacer:
     def observe(self, obs: Observation) -> None:
         pass
 
-    def due(self, now: float) -> bool:
-        return True
+    def next_decision_at(self) -> float:
+        return -math.inf
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         return PacingDecision(cap_dials(self.want, snapshot))
@@ -102,8 +102,8 @@ class KeepInFlightPacer:
     def observe(self, obs: Observation) -> None:
         pass
 
-    def due(self, now: float) -> bool:
-        return True
+    def next_decision_at(self) -> float:
+        return -math.inf
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         return PacingDecision(cap_dials(max(0, self.n - snapshot.in_flight), snapshot))
@@ -121,8 +121,8 @@ class ReserveNewestPacer:
     def observe(self, obs: Observation) -> None:
         pass
 
-    def due(self, now: float) -> bool:
-        return True
+    def next_decision_at(self) -> float:
+        return -math.inf
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         if self.done or snapshot.now < self.at or not snapshot.ready_agents:
