@@ -114,7 +114,8 @@ class RunnerStats:
     lost: int = 0
     decisions: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
-    connect_waits: list[float] = field(default_factory=list)
+    # The most recent waits (seconds, verdict -> bridge order); bounded: a runner lives for days.
+    connect_waits: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
 
     @property
     def abandon_rate(self) -> float:

@@ -74,11 +74,6 @@ class DialOutcomeModel:
             self._live[i] += 1.0
         self.observed += 1
 
-    @property
-    def p_live(self) -> float:
-        total = float(self._all.sum())
-        return float(self._live.sum()) / total if total > 0 else 0.0
-
     def cdfs(self, pending_ages: FloatArray) -> tuple[FloatArray, FloatArray]:
         """``(L, R)`` at the grid points 0, dt, ..., n·dt (Aalen-Johansen).
 
