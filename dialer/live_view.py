@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -187,7 +187,26 @@ def result_table(result: Mapping[str, object], *, title: str = "result") -> Tabl
     return table
 
 
-class LiveDemoView:
+class _RichDisplay:
+    """A context manager around one rich display (``Live`` or ``Progress``): entering
+    starts drawing it, leaving stops it."""
+
+    _display: Live | RichProgress
+
+    def __enter__(self) -> Self:
+        self._display.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._display.__exit__(exc_type, exc, tb)
+
+
+class LiveDemoView(_RichDisplay):
     """``on_progress`` for a terminal: a rich.live panel refreshed every ``refresh_every``
     real seconds (``clock`` is the real clock, injectable for tests)."""
 
@@ -204,21 +223,9 @@ class LiveDemoView:
         self._title, self._start, self._target = title, start, abandon_target
         self._every, self._clock = refresh_every, clock
         self._last = -float("inf")
-        self._live = Live(
+        self._display = self._live = Live(
             Panel(Text("starting..."), title=title), console=console, auto_refresh=False
         )
-
-    def __enter__(self) -> LiveDemoView:
-        self._live.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._live.__exit__(exc_type, exc, tb)
 
     def __call__(self, progress: Progress) -> None:
         now = self._clock()
@@ -254,11 +261,11 @@ class LineReporter:
             self._next += self._every
 
 
-class SimProgressBar:
+class SimProgressBar(_RichDisplay):
     """``on_progress`` drawing a rich progress bar of simulated time (meant for stderr)."""
 
     def __init__(self, console: Console, *, label: str, duration: float) -> None:
-        self._bar = RichProgress(
+        self._display = self._bar = RichProgress(
             TextColumn("{task.description}"),
             BarColumn(),
             TextColumn("{task.fields[sim]} simulated"),
@@ -268,27 +275,15 @@ class SimProgressBar:
         )
         self._task = self._bar.add_task(label, total=duration, sim=_hms(0))
 
-    def __enter__(self) -> SimProgressBar:
-        self._bar.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._bar.__exit__(exc_type, exc, tb)
-
     def __call__(self, progress: Progress) -> None:
         self._bar.update(self._task, completed=progress.sim_seconds, sim=_hms(progress.sim_seconds))
 
 
-class RunsProgressBar:
+class RunsProgressBar(_RichDisplay):
     """``on_done(done, total)`` for sweeps: a rich progress bar of runs finished."""
 
     def __init__(self, console: Console, *, label: str, total: int) -> None:
-        self._bar = RichProgress(
+        self._display = self._bar = RichProgress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
@@ -297,18 +292,6 @@ class RunsProgressBar:
             console=console,
         )
         self._task = self._bar.add_task(label, total=total)
-
-    def __enter__(self) -> RunsProgressBar:
-        self._bar.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._bar.__exit__(exc_type, exc, tb)
 
     def __call__(self, done: int, total: int) -> None:
         self._bar.update(self._task, completed=done, total=total)
