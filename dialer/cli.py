@@ -168,7 +168,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="agents (default 20; the break scales with them)",
     )
+    for register in _command_groups():
+        register(sub)
     return parser
+
+
+# Further command groups live in their own modules (``dialer/cli_<topic>.py``); each has
+# ``add_commands(sub)``, which adds its subparsers and sets ``handler`` on them: a
+# callable taking the parsed arguments and returning the exit status.
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _command_groups() -> list[Registrar]:
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits on --help and on usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            status: int = handler(args)
+            return status
         if args.command == "simulate":
             return _simulate(args)
         return _demo(args)
