@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -244,3 +246,27 @@ def test_api_binds_loopback_by_default() -> None:
     assert ApiSettings().host == "127.0.0.1"
     with pytest.raises(ValueError, match="port"):
         ApiSettings(port=70000)
+
+
+def test_grafana_dashboard_queries_only_metrics_we_export() -> None:
+    """The shipped dashboard and the exporter cannot drift: every metric a panel queries
+    is one ``DialerMetrics`` exposes."""
+    path = Path(__file__).resolve().parents[1] / "dashboards" / "grafana-dialer.json"
+    dash = json.loads(path.read_text(encoding="utf-8"))
+    exported = {
+        line.split()[2]
+        for line in DialerMetrics().exposition().decode().splitlines()
+        if line.startswith("# TYPE")
+    }
+    # Histogram series and counters appear with their suffixes in PromQL.
+    names = set()
+    for name in exported:
+        names |= {name, f"{name}_total", f"{name}_bucket", f"{name}_count", f"{name}_sum"}
+    names |= {"dialer_agents", "dialer_calls_in_flight", "dialer_dial_level"}
+    names |= {"dialer_abandon_rate", "dialer_abandon_target"}
+    queried = set()
+    for panel in dash["panels"]:
+        for target in panel["targets"]:
+            queried |= set(re.findall(r"\bdialer_[a-z_]+", target["expr"]))
+    assert queried, "the dashboard queries nothing"
+    assert queried <= names, queried - names
