@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -40,7 +41,12 @@ from aiohttp import web
 
 from agents.state import Agent
 from dialer.call_notices import CallConnected, CallNotice, CallRouted
-from dialer.disposition import Disposition, DispositionError, parse_disposition
+from dialer.disposition import (
+    Disposition,
+    DispositionError,
+    parse_disposition,
+    validate_custom_codes,
+)
 from dialer.errors import DialerError, IllegalTransition
 from dialer.http_site import HttpSite
 from dialer.ids import AgentId, CallId, LeadId
@@ -86,16 +92,29 @@ class DispositionSink(Protocol):
         """Persist a disposition (and the promise, callback or DNC entry it implies)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApiSettings:
+    """The agent API's address and the campaign's disposition vocabulary."""
+
+    enabled: bool = True
     host: str = "127.0.0.1"  # loopback unless the admin says otherwise
     port: int = 8081
-    custom_codes: frozenset[str] = frozenset()
-    default_currency: str | None = None
+    custom_codes: frozenset[str] = frozenset()  # extra disposition codes (a-z, 0-9, _)
+    default_currency: str | None = None  # ISO 4217, for promises that do not name one
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError("port: must be 0..65535 (0: any free port)")
+        if not self.host:
+            raise ValueError("host: must name an address, e.g. 127.0.0.1")
+        try:
+            validate_custom_codes(self.custom_codes)
+        except ValueError as exc:
+            raise ValueError(f"custom_codes: {exc}") from None
+        if self.default_currency is not None and not re.fullmatch(
+            r"[A-Z]{3}", self.default_currency
+        ):
+            raise ValueError("default_currency: an ISO 4217 code such as MXN")
 
 
 Clock = Callable[[], datetime]

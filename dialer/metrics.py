@@ -17,6 +17,7 @@ never a phone number or a name: label values are bounded sets. Exposed over HTTP
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -39,6 +40,21 @@ from dialer.runner import CampaignRunner
 # 64.1200(a)(7); Ofcom): fine below 2 s, where the rule lives, coarse above.
 CONNECT_DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsSettings:
+    """Where Prometheus scrapes ``/metrics``: loopback by default (port 0: any free)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 9108
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port: must be 0..65535")
+        if not self.host:
+            raise ValueError("host: must name an address, e.g. 127.0.0.1")
 
 
 class DialerMetrics:

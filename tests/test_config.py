@@ -14,22 +14,26 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dialer.agent_api import ApiSettings
 from dialer.cli import main
 from dialer.config import (
     CAMPAIGN_KEYS,
     FROM_CAMPAIGN,
     MODES,
+    SECTIONS,
     TUNABLES,
     DialerConfig,
     load_config,
     parse_config,
 )
 from dialer.errors import ConfigError
+from dialer.metrics import MetricsSettings
 from dialer.settings import CampaignSettings
 from pacing.predictive import PredictivePacer
 from pacing.progressive import ProgressivePacer
@@ -383,3 +387,58 @@ def test_sweep_refuses_what_its_runs_cannot_carry(
     out = ["--mode", "progressive", "--out", str(tmp_path / "out"), "--jobs", "1"]
     assert main([*argv, *out]) == 0
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ further sections
+
+
+def _section_lines(name: str) -> list[str]:
+    """The lines of the example file's ``[name]`` table (up to the next table)."""
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"[{name}]")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    return lines[start + 1 : end]
+
+
+@pytest.mark.parametrize("name", sorted(SECTIONS))
+def test_example_file_documents_each_section_at_its_defaults(name: str) -> None:
+    cls = SECTIONS[name]
+    config = load_config(EXAMPLE)
+    assert config.section(cls) == cls()
+    assert name in config.sections  # the file has the table, not just the defaults
+    lines = _section_lines(name)
+    for f in dataclasses.fields(cls):
+        at = [i for i, line in enumerate(lines) if re.match(rf"^(# )?{f.name} = ", line)]
+        assert len(at) == 1, f"{name}.{f.name} documented {len(at)} times"
+        above = lines[at[0] - 1]
+        assert above.startswith("# ") and not re.match(r"^# \w+ = ", above), f.name
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("[api]\nprot = 80\n", "api.prot", "did you mean 'port'?"),
+        ("[api]\nport = 70000\n", "api.port", "0..65535"),
+        ('[api]\nport = "8081"\n', "api.port", "expected an integer"),
+        ('[api]\ncustom_codes = ["refused"]\n', "api.custom_codes", "built-in"),
+        ('[api]\ncustom_codes = "paid"\n', "api.custom_codes", "array of strings"),
+        ('[api]\ndefault_currency = "pesos"\n', "api.default_currency", "ISO 4217"),
+        ("[metrics]\nenabled = 1\n", "metrics.enabled", "true or false"),
+        ('[metrics]\nhost = ""\n', "metrics.host", "must name an address"),
+        ("metrics = 3\n", "metrics", "expected a table"),
+    ],
+)
+def test_bad_section_values_name_the_key(text: str, key: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(tomllib.loads(text), source="x.toml")
+    assert err.value.key == key
+    assert reason in err.value.reason
+
+
+def test_sections_parse_into_their_settings() -> None:
+    config = parse_config(
+        tomllib.loads('[api]\nport = 0\ncustom_codes = ["paid_already"]\n'), source="x.toml"
+    )
+    api = config.section(ApiSettings)
+    assert api.port == 0 and api.custom_codes == frozenset({"paid_already"})
+    assert config.section(MetricsSettings) == MetricsSettings()
