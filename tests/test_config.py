@@ -373,20 +373,44 @@ def test_sweep_takes_the_config_campaign_values(
     assert row == single
 
 
-def test_sweep_refuses_what_its_runs_cannot_carry(
+def test_sweep_runs_carry_tunables_lines_and_engine_settings(
     tmp_path: Path, short_scenario: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write(tmp_path, '[pacing]\nmode = "ratio"\n[pacing.ratio]\ndial_level = 3\n')
-    argv = ["simulate", str(short_scenario), "--config", str(config), "--sweep", "seed=1,2"]
-    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
-    assert (
-        f"{config}: pacing.ratio.dial_level: not supported with --sweep" in capsys.readouterr().err
+    """Pacer tunables, max_lines and the runner's own settings reach every sweep run
+    (worker processes re-read the file): each row equals the single run."""
+    config = write(
+        tmp_path,
+        "[campaign]\nmax_lines = 4\ntick_interval = 0.5\nmin_tick_interval = 0.5\n"
+        '[pacing]\nmode = "ratio"\n[pacing.ratio]\ndial_level = 3\n',
     )
-    assert not (tmp_path / "out").exists()
-    # The same file with another pacer: the ratio tunable does not matter, the sweep runs.
-    out = ["--mode", "progressive", "--out", str(tmp_path / "out"), "--jobs", "1"]
-    assert main([*argv, *out]) == 0
-    capsys.readouterr()
+    argv = ["simulate", str(short_scenario), "--config", str(config), "--json"]
+    sweep = ["--sweep", "seed=1,2", "--jobs", "2", "--out", str(tmp_path / "out")]
+    assert main([*argv, *sweep]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--seed", "2"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    row = rows[1]
+    assert row.pop("seed") == 2 == single.pop("seed")
+    row.pop("wall_seconds")
+    single.pop("wall_seconds")
+    assert row == single
+    # The file's values were in force: without it the same seed gives another result.
+    assert main(["simulate", str(short_scenario), "--json", "--mode", "ratio", "--seed", "2"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    plain.pop("wall_seconds")
+    plain.pop("seed")
+    assert plain != single
+
+
+def test_engine_settings_from_the_config_reach_the_runner(
+    tmp_path: Path, short_scenario: Path, captured_run: Captured
+) -> None:
+    config = write(
+        tmp_path, '[campaign]\ntick_interval = 0.5\nabandon_prompt = "id-msg"\nmax_lines = 9\n'
+    )
+    assert main(["simulate", str(short_scenario), "--config", str(config), "--json"]) == 0
+    # max_lines is a scenario value; the others go to CampaignSettings as they are.
+    assert captured_run["settings"] == {"tick_interval": 0.5, "abandon_prompt": "id-msg"}
 
 
 # ------------------------------------------------------------------ further sections
