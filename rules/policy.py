@@ -11,6 +11,7 @@ re-check, repeat. It is exact (no earlier moment passes every rule) because each
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -110,6 +111,23 @@ class ContactPolicy:
             at=t,
         )
 
+    def is_allowed(
+        self,
+        lead: LeadFacts,
+        phone: PhoneFacts,
+        *,
+        at: datetime,
+        reserved_for: AgentId | None = None,
+        campaign_windows: CallingWindows | None = None,
+    ) -> bool:
+        """``evaluate(...).allowed`` without working out when a refusal lifts (cheaper:
+        for a last check at claim time)."""
+        t = _aware(at, "at")
+        self._check_phone(lead, phone)
+        windows = self.windows_for(phone, campaign_windows)
+        round_ = self._round(lead, phone, t, reserved_for, windows, want_until=False)
+        return all(c.passed for c in round_.checks)
+
     def next_eligible(
         self,
         lead: LeadFacts,
@@ -190,11 +208,15 @@ class ContactPolicy:
         t: datetime,
         reserved_for: AgentId | None,
         windows: CallingWindows,
+        *,
+        want_until: bool = True,
     ) -> _Round:
         s = self.settings
         tz = zone(phone.time_zone)
-        past = sorted((a for a in lead.attempts if a.at <= t), key=lambda a: to_utc(a.at))
+        every = sorted(lead.attempts, key=lambda a: to_utc(a.at))
+        past = [a for a in every if a.at <= t]
         on_phone = [a for a in past if a.number == phone.number]
+        later = [a for a in every if a.at > t]  # only when explaining a past moment
 
         # Callbacks first: a due one exempts some rules below.
         open_cbs = sorted(lead.callbacks, key=lambda c: to_utc(c.at))
@@ -207,7 +229,7 @@ class ContactPolicy:
 
         checks: list[RuleCheck] = [
             self._dnc(lead, phone),
-            self._window(phone, t, tz, windows),
+            self._window(phone, t, tz, windows, want_until=want_until),
             self._daily(
                 "phone_daily_cap",
                 attempts=on_phone,
@@ -229,12 +251,16 @@ class ContactPolicy:
                 self._conversation(past, t, tz), consent_now, next_consent, "conversation", "Reg F"
             ),
             _exempt_or(
-                self._retry(on_phone, t), due_cb is not None, next_cb, "retry_delay", "policy"
+                self._retry(on_phone, later, t, phone.number),
+                due_cb is not None,
+                next_cb,
+                "retry_delay",
+                "policy",
             ),
             self._abandon(on_phone, t, reserved_for),
         ]
         if s.lead_min_gap > timedelta(0):
-            checks.append(self._lead_gap(past, t))
+            checks.append(self._lead_gap(past, later, t))
 
         boost = 0.0
         reasons: list[str] = []
@@ -291,7 +317,13 @@ class ContactPolicy:
         return RuleCheck("dnc", True, "not on a do-not-call list")
 
     def _window(
-        self, phone: PhoneFacts, t: datetime, tz: ZoneInfo, windows: CallingWindows
+        self,
+        phone: PhoneFacts,
+        t: datetime,
+        tz: ZoneInfo,
+        windows: CallingWindows,
+        *,
+        want_until: bool = True,
     ) -> RuleCheck:
         wall = local(t, tz)
         source = windows.source or "campaign windows"
@@ -309,7 +341,11 @@ class ContactPolicy:
         closed = closed_reason(windows, phone.country, wall.date())
         why = closed if closed is not None else f"outside {hours}"
         horizon_days = self.settings.horizon.days + 1
-        until = next_open(windows, phone.country, t, tz, horizon_days=horizon_days)
+        until = (
+            next_open(windows, phone.country, t, tz, horizon_days=horizon_days)
+            if want_until
+            else None
+        )
         return RuleCheck(
             "calling_window", False, f"local time {_fmt(t, tz)}: {why} ({source})", until
         )
@@ -383,13 +419,19 @@ class ContactPolicy:
             return RuleCheck("conversation", False, f"{text} until {_fmt(lift, tz)}", lift)
         return RuleCheck("conversation", True, f"{text}: over")
 
-    def _retry(self, on_phone: list[AttemptFact], t: datetime) -> RuleCheck:
+    def _retry(
+        self, on_phone: list[AttemptFact], later: list[AttemptFact], t: datetime, number: str
+    ) -> RuleCheck:
         if not on_phone:
             return RuleCheck("retry_delay", True, "no earlier dial of this number")
         last = on_phone[-1]
         delay = self.settings.retry_delay(last.outcome)
-        lift = to_utc(last.at) + delay
         text = f"last dial {last.outcome.value}; retry after {_hm(delay)}"
+        lift = _lift_by_last(
+            last,
+            [a for a in later if a.number == number],
+            lambda a: self.settings.retry_delay(a.outcome),
+        )
         if t < lift:
             return RuleCheck("retry_delay", False, text, lift)
         return RuleCheck("retry_delay", True, text)
@@ -421,14 +463,33 @@ class ContactPolicy:
             lift,
         )
 
-    def _lead_gap(self, past: list[AttemptFact], t: datetime) -> RuleCheck:
+    def _lead_gap(
+        self, past: list[AttemptFact], later: list[AttemptFact], t: datetime
+    ) -> RuleCheck:
         gap = self.settings.lead_min_gap
         if not past:
             return RuleCheck("lead_min_gap", True, "no earlier dial of this lead")
-        lift = to_utc(past[-1].at) + gap
+        lift = _lift_by_last(past[-1], later, lambda _a: gap)
         if t < lift:
             return RuleCheck("lead_min_gap", False, f"lead dialled less than {_hm(gap)} ago", lift)
         return RuleCheck("lead_min_gap", True, f"lead last dialled over {_hm(gap)} ago")
+
+
+def _lift_by_last(
+    last: AttemptFact, later: list[AttemptFact], delay: Callable[[AttemptFact], timedelta]
+) -> datetime:
+    """When a rule keyed on the *last* dial (retry delay, lead gap) first passes.
+
+    Normally ``last.at + delay(last)``. When explaining a past moment, dials recorded
+    after it replace ``last`` as time moves on (possibly with a shorter delay), so the
+    rule may pass earlier; walk them in order to keep ``until`` exact.
+    """
+    lift = to_utc(last.at) + delay(last)
+    for a in later:
+        if lift <= to_utc(a.at):
+            break
+        lift = to_utc(a.at) + delay(a)
+    return lift
 
 
 def _consent_valid(cb: CallbackFact, t: datetime) -> bool:
