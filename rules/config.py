@@ -17,7 +17,12 @@ from typing import Any
 from dialer.errors import ConfigError
 from dialer.leads import AttemptOutcome
 from rules.priority import PriorityWeights
-from rules.settings import DEFAULT_RETRY_DELAYS, PolicySettings
+from rules.settings import (
+    DEFAULT_CONTACT_LIMITS,
+    DEFAULT_RETRY_DELAYS,
+    ContactLimits,
+    PolicySettings,
+)
 from rules.windows import COUNTRY_WINDOWS, DAY_NAMES, CallingWindows
 
 _INTS = {
@@ -35,7 +40,14 @@ _DURATIONS = {
 }
 _BOOLS = ("hold_for_callbacks", "hold_for_promises")
 _FLOATS = ("callback_boost", "follow_up_boost")
-_TABLES = ("retry_minutes", "windows", "priority", "frequency_excluded", "abandon_outcomes")
+_TABLES = (
+    "retry_minutes",
+    "windows",
+    "contact_limits",
+    "priority",
+    "frequency_excluded",
+    "abandon_outcomes",
+)
 RULES_KEYS = (*_INTS, *_DURATIONS, *_BOOLS, *_FLOATS, "campaign_mode", *_TABLES)
 
 
@@ -92,6 +104,21 @@ def calling_windows_from_mapping(
         spans[name] = day
     try:
         return CallingWindows.weekly(spans, closed_on_holidays=closed, source=label or key)
+    except ValueError as exc:
+        raise ConfigError(source, key, str(exc)) from None
+
+
+def _contact_limits(source: str, key: str, data: object) -> ContactLimits:
+    table = _table(source, key, data)
+    kwargs: dict[str, Any] = {}
+    for name, value in table.items():
+        if name not in ("per_day", "per_week"):
+            raise ConfigError(source, f"{key}.{name}", "unknown key (per_day, per_week)")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(source, f"{key}.{name}", f"expected an integer, got {value!r}")
+        kwargs[name] = value
+    try:
+        return ContactLimits(**kwargs, source=f"{key} (config)")
     except ValueError as exc:
         raise ConfigError(source, key, str(exc)) from None
 
@@ -154,6 +181,11 @@ def policy_settings_from_mapping(
                     spec, source=source, key=f"{where}.{country}", label=f"{country} (config)"
                 )
             kwargs["country_windows"] = countries
+        elif name == "contact_limits":
+            limits = dict(DEFAULT_CONTACT_LIMITS)
+            for country, spec in _table(source, where, value).items():
+                limits[country] = _contact_limits(source, f"{where}.{country}", spec)
+            kwargs["contact_limits"] = limits
         elif name in ("frequency_excluded", "abandon_outcomes"):
             kwargs[name] = _outcomes(source, where, value)
         elif name == "priority":

@@ -20,7 +20,7 @@ from dialer.ids import AgentId, LeadId
 from rules.facts import AttemptFact, CallbackFact, LeadFacts, PhoneFacts, zone
 from rules.follow_ups import follow_up_at, needs_follow_up
 from rules.localtime import local, local_date, start_of_day, to_utc
-from rules.settings import PolicySettings
+from rules.settings import ContactLimits, PolicySettings
 from rules.verdict import RuleCheck, Verdict
 from rules.windows import (
     DAY_NAMES,
@@ -259,6 +259,9 @@ class ContactPolicy:
             ),
             self._abandon(on_phone, t, reserved_for),
         ]
+        limits = s.contact_limits.get(phone.country)
+        if limits is not None and (limits.per_day or limits.per_week):
+            checks.append(_contact_limit(limits, [a for a in past if a.conversation], t, tz))
         if s.lead_min_gap > timedelta(0):
             checks.append(self._lead_gap(past, later, t))
 
@@ -490,6 +493,30 @@ def _lift_by_last(
             break
         lift = to_utc(a.at) + delay(a)
     return lift
+
+
+def _contact_limit(
+    limits: ContactLimits, talks: list[AttemptFact], t: datetime, tz: ZoneInfo
+) -> RuleCheck:
+    """Conversations per local day / rolling week, for countries that limit contacts."""
+    rule, source = "contact_limit", limits.source or "country contact limit"
+    lifts: list[datetime] = []
+    parts: list[str] = []
+    if limits.per_day:
+        day = local_date(t, tz)
+        n = sum(1 for a in talks if local_date(a.at, tz) == day)
+        parts.append(f"{n} conversation(s) today (max {limits.per_day})")
+        if n >= limits.per_day:
+            lifts.append(start_of_day(day + timedelta(days=1), tz))
+    if limits.per_week:
+        week = [to_utc(a.at) for a in talks if to_utc(a.at) > t - timedelta(days=7)]
+        parts.append(f"{len(week)} in the last 7 days (max {limits.per_week})")
+        if len(week) >= limits.per_week:
+            lifts.append(week[len(week) - limits.per_week] + timedelta(days=7))
+    text = f"{', '.join(parts)} ({source})"
+    if lifts:
+        return RuleCheck(rule, False, text, max(lifts))
+    return RuleCheck(rule, True, text)
 
 
 def _consent_valid(cb: CallbackFact, t: datetime) -> bool:

@@ -265,3 +265,51 @@ def test_attempts_after_the_moment_are_ignored() -> None:
     # Explaining a past moment: a later dial must not count.
     later = dial(ny(2026, 6, 9, 12, 0), O.ABANDONED)
     assert ContactPolicy(QUIET).evaluate(lead(later), PA, at=ny(2026, 6, 9, 11, 0)).allowed
+
+
+# -- per-country contact limits (Colombia: once a day; Chile: once a week) -------------
+
+BOG = ZoneInfo("America/Bogota")
+SCL = ZoneInfo("America/Santiago")
+CO_PHONE = PhoneFacts("573001234567", "CO", "America/Bogota")
+CL_PHONE = PhoneFacts("56912345678", "CL", "America/Santiago")
+NO_REG_F = PolicySettings(
+    retry_delays={o: timedelta(0) for o in O},
+    conversation_quiet_days=0,
+    max_per_phone_per_day=0,
+    max_per_lead_per_day=0,
+)
+
+
+def test_colombia_one_contact_a_day() -> None:
+    talk = AttemptFact(
+        CO_PHONE.number, datetime(2026, 6, 9, 9, 0, tzinfo=BOG), O.CONNECTED, conversation=True
+    )
+    facts = LeadFacts(LeadId("C"), (CO_PHONE,), (talk,))
+    v = ContactPolicy(NO_REG_F).evaluate(facts, CO_PHONE, at=datetime(2026, 6, 9, 15, tzinfo=BOG))
+    assert check(v, "contact_limit") == (False, datetime(2026, 6, 10, 0, 0, tzinfo=BOG))
+    assert v.next_eligible == datetime(2026, 6, 10, 7, 0, tzinfo=BOG)
+    # Unanswered dials are not contacts.
+    tries = tuple(
+        AttemptFact(CO_PHONE.number, datetime(2026, 6, 9, h, tzinfo=BOG), O.NO_ANSWER)
+        for h in (8, 9, 10)
+    )
+    facts = LeadFacts(LeadId("C"), (CO_PHONE,), tries)
+    assert ContactPolicy(NO_REG_F).is_allowed(
+        facts, CO_PHONE, at=datetime(2026, 6, 9, 11, tzinfo=BOG)
+    )
+
+
+def test_chile_one_contact_a_week() -> None:
+    talk = AttemptFact(
+        CL_PHONE.number, datetime(2026, 6, 9, 10, 0, tzinfo=SCL), O.CONNECTED, conversation=True
+    )
+    facts = LeadFacts(LeadId("C"), (CL_PHONE,), (talk,))
+    v = ContactPolicy(NO_REG_F).evaluate(facts, CL_PHONE, at=datetime(2026, 6, 12, 10, tzinfo=SCL))
+    assert check(v, "contact_limit") == (False, datetime(2026, 6, 16, 10, 0, tzinfo=SCL))
+    assert v.next_eligible == datetime(2026, 6, 16, 10, 0, tzinfo=SCL)
+
+
+def test_countries_without_contact_limits_have_no_such_check() -> None:
+    v = ContactPolicy().evaluate(lead(), PA, at=ny(2026, 6, 9, 10))
+    assert "contact_limit" not in {c.rule for c in v.checks}
