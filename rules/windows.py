@@ -217,6 +217,7 @@ def _calendar(country: str) -> holidays_lib.HolidayBase | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def holiday_name(country: str, day: date) -> str | None:
     """The name of the public holiday on ``day`` in ``country``, or None.
 
