@@ -313,3 +313,27 @@ def test_chile_one_contact_a_week() -> None:
 def test_countries_without_contact_limits_have_no_such_check() -> None:
     v = ContactPolicy().evaluate(lead(), PA, at=ny(2026, 6, 9, 10))
     assert "contact_limit" not in {c.rule for c in v.checks}
+
+
+def test_daily_cap_on_the_25_hour_fall_back_day() -> None:
+    # 2026-11-01 in New York has 25 hours; 01:30 happens twice. Dials at 01:30 EDT and
+    # 01:30 EST are both on the debtor's November 1; the cap lifts at midnight EST.
+    s = PolicySettings(retry_delays={o: timedelta(0) for o in O}, max_per_phone_per_day=2)
+    first = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT
+    second = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST
+    facts = lead(dial(first), dial(second))
+    v = ContactPolicy(s).evaluate(facts, PA, at=ny(2026, 11, 1, 12, 0))
+    assert check(v, "phone_daily_cap") == (False, datetime(2026, 11, 2, 5, 0, tzinfo=UTC))
+    assert v.next_eligible == ny(2026, 11, 2, 8, 0)
+
+
+def test_next_eligible_skips_a_colombian_festivo_and_the_sunday() -> None:
+    # No answer on Saturday 2026-01-10 at 14:50 (2 h retry: 16:50, after Saturday's 15:00
+    # close); Sunday closed; Monday 01-12 is a festivo; so Tuesday 07:00.
+    co = PhoneFacts("573001234567", "CO", "America/Bogota")
+    bog = ZoneInfo("America/Bogota")
+    tried = AttemptFact(co.number, datetime(2026, 1, 10, 14, 50, tzinfo=bog), O.NO_ANSWER)
+    facts = LeadFacts(LeadId("C"), (co,), (tried,))
+    v = ContactPolicy().evaluate(facts, co, at=datetime(2026, 1, 10, 14, 55, tzinfo=bog))
+    assert v.next_eligible == datetime(2026, 1, 13, 7, 0, tzinfo=bog)
+    assert any(c.rule == "retry_delay" and not c.passed for c in v.checks)
