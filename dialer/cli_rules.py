@@ -71,8 +71,8 @@ def _windows(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     windows = settings.windows_for(country)
     print(f"{country}: {windows.source}")
-    for day in range(7):
-        print(f"  {windows.describe(day)}")
+    for weekday in range(7):
+        print(f"  {windows.describe(weekday)}")
     print(f"  public holidays: {'closed' if windows.closed_on_holidays else 'allowed'}")
     if args.zone is None:
         return 0

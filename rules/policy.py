@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from dialer.ids import AgentId, LeadId
 from rules.facts import AttemptFact, CallbackFact, LeadFacts, PhoneFacts, zone
-from rules.follow_ups import follow_up_at, needs_follow_up
+from rules.follow_ups import FollowUp, follow_up_at, follow_ups, needs_follow_up
 from rules.localtime import local, local_date, start_of_day, to_utc
 from rules.settings import ContactLimits, PolicySettings
 from rules.verdict import RuleCheck, Verdict
@@ -164,6 +164,28 @@ class ContactPolicy:
             if when is not None and (best is None or when < best[1]):
                 best = (phone, when)
         return best
+
+    def follow_ups(
+        self,
+        lead: LeadFacts,
+        *,
+        at: datetime | None = None,
+        tz: ZoneInfo | str | None = None,
+    ) -> tuple[FollowUp, ...]:
+        """The lead's open callbacks and promises awaiting payment, as dated follow-ups
+        (earliest first); with ``at``, only those due by then. ``tz``: the debtor's zone
+        for the promise's local date (default: the zone of the lead's first phone)."""
+        if tz is None:
+            if not lead.phones:
+                raise ValueError(f"tz: lead {lead.lead} has no phone to take a time zone from")
+            zone_ = zone(lead.phones[0].time_zone)
+        else:
+            zone_ = zone(tz) if isinstance(tz, str) else tz
+        items = follow_ups(lead, zone_)
+        if at is None:
+            return items
+        when = _aware(at, "at")
+        return tuple(f for f in items if f.at <= when)
 
     # -- the fixpoint -----------------------------------------------------------------
 

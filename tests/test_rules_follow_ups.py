@@ -274,3 +274,30 @@ def test_explain_says_never_for_dnc() -> None:
     lines = explain(v, lead=lead.lead, phone=PHONE)
     assert lines[-1].startswith("next eligible: never")
     assert any("[never]" in line for line in lines)
+
+
+def test_policy_follow_ups_due_by_a_moment() -> None:
+    cb = CallbackFact(mx(2026, 6, 9, 16, 30), ANA)
+    p = PromiseFact(Decimal("99.50"), date(2026, 6, 12), "pending")
+    lead = facts(promises=(p,), callbacks=(cb,))
+    policy = ContactPolicy()
+    assert [f.kind for f in policy.follow_ups(lead)] == ["callback", "promise"]
+    assert [f.kind for f in policy.follow_ups(lead, at=mx(2026, 6, 10, 9))] == ["callback"]
+    assert policy.follow_ups(lead, at=mx(2026, 6, 9, 9)) == ()
+    # In another zone the promise's day starts at another instant.
+    tokyo = policy.follow_ups(lead, tz="Asia/Tokyo")[-1]
+    assert tokyo.at == datetime(2026, 6, 12, 15, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="no phone"):
+        policy.follow_ups(LeadFacts(LeadId("X"), (), ()))
+
+
+def test_next_eligible_any_picks_the_phone_that_opens_first() -> None:
+    us = PhoneFacts("12125550100", "US", "America/New_York")
+    lead = LeadFacts(LeadId("L"), (PHONE, us), ())
+    # 21:30 in Mexico City (CST, UTC-6) on a Tuesday = 23:30 in New York: Mexico is
+    # open until 22:00, New York closed.
+    got = ContactPolicy().next_eligible_any(lead, after=mx(2026, 6, 9, 21, 30))
+    assert got == (PHONE, mx(2026, 6, 9, 21, 30))
+    got = ContactPolicy().next_eligible_any(lead, after=mx(2026, 6, 9, 22, 30))
+    # Then New York opens at 08:00 EDT = 06:00 CST, before Mexico's 07:00.
+    assert got == (us, mx(2026, 6, 10, 6, 0))
