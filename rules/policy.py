@@ -542,7 +542,11 @@ def _contact_limit(
 
 
 def _consent_valid(cb: CallbackFact, t: datetime) -> bool:
-    return cb.agreed_at is not None and cb.agreed_at <= t <= cb.agreed_at + CONSENT_VALIDITY
+    # In UTC: same-zone aware datetimes compare and add on the wall clock (PEP 495).
+    if cb.agreed_at is None:
+        return False
+    agreed = to_utc(cb.agreed_at)
+    return agreed <= to_utc(t) <= agreed + CONSENT_VALIDITY
 
 
 def _exempt_or(

@@ -13,6 +13,7 @@ from dialer.ids import AgentId, LeadId
 from dialer.leads import AttemptOutcome as O
 from rules import (
     AttemptFact,
+    CallingWindows,
     ContactPolicy,
     LeadFacts,
     PhoneFacts,
@@ -29,7 +30,7 @@ AGENT = AgentId("agent-7")
 
 
 def ny(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NY)  # type: ignore[misc]
+    return datetime(*args, tzinfo=NY)  # type: ignore[misc, arg-type]
 
 
 def lead(*attempts: AttemptFact, dnc: frozenset[str] = frozenset()) -> LeadFacts:
@@ -337,3 +338,15 @@ def test_next_eligible_skips_a_colombian_festivo_and_the_sunday() -> None:
     v = ContactPolicy().evaluate(facts, co, at=datetime(2026, 1, 10, 14, 55, tzinfo=bog))
     assert v.next_eligible == datetime(2026, 1, 13, 7, 0, tzinfo=bog)
     assert any(c.rule == "retry_delay" and not c.passed for c in v.checks)
+
+
+def test_fold_is_respected_in_the_repeated_hour() -> None:
+    # Python compares two datetimes of the same zone by wall clock, ignoring fold; the
+    # policy compares instants. 01:30 EST (second pass, fold=1) is after 01:45 EDT.
+    later = datetime(2026, 11, 1, 1, 30, tzinfo=NY, fold=1)
+    at = datetime(2026, 11, 1, 1, 45, tzinfo=NY)
+    s = PolicySettings(country_windows={"US": CallingWindows.weekly({6: [("00:00", "23:00")]})})
+    facts = lead(dial(later, O.ABANDONED))
+    assert ContactPolicy(s).evaluate(facts, PA, at=at).allowed
+    # From the moment it happens, the 72 h rule binds.
+    assert not ContactPolicy(s).evaluate(facts, PA, at=later).allowed

@@ -36,7 +36,7 @@ BEN = AgentId("ben")
 
 
 def mx(*args: int) -> datetime:
-    return datetime(*args, tzinfo=MX)  # type: ignore[misc]
+    return datetime(*args, tzinfo=MX)  # type: ignore[misc, arg-type]
 
 
 def facts(

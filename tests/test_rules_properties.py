@@ -23,6 +23,7 @@ from dialer.leads import AttemptOutcome
 from rules import (
     AttemptFact,
     CallbackFact,
+    CallingWindows,
     ContactPolicy,
     LeadFacts,
     PhoneFacts,
@@ -54,6 +55,17 @@ ANCHORS = [
     datetime(2026, 6, 12, 23, 0, tzinfo=UTC),
 ]
 AGENTS = [AgentId("ana"), AgentId("ben")]
+CAMPAIGN_WINDOWS = [
+    None,
+    # An evening shift (crosses 22:00 in some countries, so the intersection matters).
+    CallingWindows.weekly({d: [("17:00", "23:30")] for d in range(7)}, source="evening"),
+    # A split day, and windows inside the US DST change hours (01:00-03:00).
+    CallingWindows.weekly(
+        {d: [("01:15", "02:45"), ("09:00", "12:00"), ("14:00", "18:00")] for d in range(7)},
+        closed_on_holidays=True,
+        source="split",
+    ),
+]
 
 moments = st.one_of(
     st.builds(
@@ -70,7 +82,9 @@ moments = st.one_of(
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> tuple[LeadFacts, PhoneFacts, datetime, AgentId | None]:
+def scenarios(
+    draw: st.DrawFn,
+) -> tuple[LeadFacts, PhoneFacts, datetime, AgentId | None, CallingWindows | None]:
     at = draw(moments)
     n_phones = draw(st.integers(1, 2))
     phones = tuple(
@@ -105,12 +119,14 @@ def scenarios(draw: st.DrawFn) -> tuple[LeadFacts, PhoneFacts, datetime, AgentId
     )
     lead = LeadFacts(LeadId("P"), phones, attempts, dnc=dnc, promises=promises, callbacks=callbacks)
     reserved = draw(st.sampled_from([None, *AGENTS]))
-    return lead, draw(st.sampled_from(phones)), at, reserved
+    windows = draw(st.sampled_from(CAMPAIGN_WINDOWS))
+    return lead, draw(st.sampled_from(phones)), at, reserved, windows
 
 
 POLICIES = [
     ContactPolicy(),
     ContactPolicy(PolicySettings(max_per_phone_per_day=1, lead_min_gap=timedelta(minutes=10))),
+    ContactPolicy(PolicySettings(campaign_mode="replace", hold_for_callbacks=False)),
 ]
 
 
@@ -126,20 +142,25 @@ def _minute_after(t: datetime) -> datetime:
 )
 @given(scenarios(), st.sampled_from(POLICIES), st.randoms(use_true_random=False))
 def test_next_eligible_is_allowed_and_nothing_earlier_is(
-    scenario: tuple[LeadFacts, PhoneFacts, datetime, AgentId | None],
+    scenario: tuple[LeadFacts, PhoneFacts, datetime, AgentId | None, CallingWindows | None],
     policy: ContactPolicy,
     rnd: random.Random,
 ) -> None:
-    lead, phone, at, reserved = scenario
-    verdict = policy.evaluate(lead, phone, at=at, reserved_for=reserved)
+    lead, phone, at, reserved, windows = scenario
+
+    def allowed(t: datetime) -> bool:
+        return policy.is_allowed(lead, phone, at=t, reserved_for=reserved, campaign_windows=windows)
+
+    verdict = policy.evaluate(lead, phone, at=at, reserved_for=reserved, campaign_windows=windows)
     nxt = verdict.next_eligible
     assert verdict.allowed == (nxt == at)
     if nxt is None:
         # Never: some failed rule says so, or nothing opens within the horizon.
         return
     assert nxt >= at
-    assert policy.is_allowed(lead, phone, at=nxt, reserved_for=reserved)
-    assert policy.evaluate(lead, phone, at=nxt, reserved_for=reserved).allowed
+    assert allowed(nxt)
+    again = policy.evaluate(lead, phone, at=nxt, reserved_for=reserved, campaign_windows=windows)
+    assert again.allowed and again.next_eligible == nxt
     if nxt == at:
         return
     # Candidate earlier moments: every minute boundary if few, else the interesting ones.
@@ -156,9 +177,7 @@ def test_next_eligible_is_allowed_and_nothing_earlier_is(
             if c.until is not None and at < c.until - timedelta(minutes=1)
         )
     for t in sorted(p for p in probes if at <= p < nxt):
-        assert not policy.is_allowed(lead, phone, at=t, reserved_for=reserved), (
-            f"allowed at {t} before next_eligible {nxt}"
-        )
+        assert not allowed(t), f"allowed at {t} before next_eligible {nxt}"
 
 
 def test_next_eligible_across_the_us_spring_forward_night() -> None:

@@ -30,11 +30,11 @@ MX = COUNTRY_WINDOWS["MX"]
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 def wall(tz: ZoneInfo, *args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=tz, fold=fold)  # type: ignore[misc]
+    return datetime(*args, tzinfo=tz, fold=fold)  # type: ignore[misc, arg-type]
 
 
 def nxt(windows: CallingWindows, country: str, after: datetime, tz: ZoneInfo) -> datetime | None:
