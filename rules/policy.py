@@ -11,16 +11,26 @@ re-check, repeat. It is exact (no earlier moment passes every rule) because each
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.ids import AgentId, LeadId
-from rules.facts import AttemptFact, CallbackFact, LeadFacts, PhoneFacts, zone
+from dialer.ids import AgentId
+from rules.explain import explain
+from rules.facts import CallbackFact, LeadFacts, PhoneFacts, zone
 from rules.follow_ups import FollowUp, follow_up_at, follow_ups, needs_follow_up
-from rules.localtime import local, local_date, start_of_day, to_utc
-from rules.settings import ContactLimits, PolicySettings
+from rules.frequency import (
+    abandon_quiet,
+    contact_limit,
+    conversation_quiet,
+    daily_cap,
+    lead_gap,
+    retry_delay,
+    weekly_cap,
+)
+from rules.localtime import local, to_utc
+from rules.settings import PolicySettings
+from rules.text import fmt
 from rules.verdict import RuleCheck, Verdict
 from rules.windows import (
     DAY_NAMES,
@@ -35,10 +45,6 @@ from rules.windows import (
 # directly to the collector within the past seven days, are not counted.
 CONSENT_VALIDITY = timedelta(days=7)
 _MAX_STEPS = 1000  # fixpoint iterations; each moves strictly forward
-
-
-def _fmt(at: datetime, tz: ZoneInfo) -> str:
-    return f"{local(at, tz):%a %Y-%m-%d %H:%M %Z}"
 
 
 def _aware(at: datetime, name: str) -> datetime:
@@ -252,40 +258,62 @@ class ContactPolicy:
         checks: list[RuleCheck] = [
             self._dnc(lead, phone),
             self._window(phone, t, tz, windows, want_until=want_until),
-            self._daily(
+            daily_cap(
                 "phone_daily_cap",
                 attempts=on_phone,
                 cap=s.max_per_phone_per_day,
+                uncounted=s.uncounted_for_daily_caps,
                 t=t,
                 tz=tz,
                 what="this number",
             ),
-            self._daily(
+            daily_cap(
                 "lead_daily_cap",
                 attempts=past,
                 cap=s.max_per_lead_per_day,
+                uncounted=s.uncounted_for_daily_caps,
                 t=t,
                 tz=tz,
                 what="this lead",
             ),
-            _exempt_or(self._weekly(past, t), consent_now, next_consent, "weekly_cap", "Reg F"),
             _exempt_or(
-                self._conversation(past, t, tz), consent_now, next_consent, "conversation", "Reg F"
+                weekly_cap(
+                    past,
+                    t,
+                    cap=s.weekly_cap,
+                    period=s.weekly_period,
+                    excluded=s.frequency_excluded,
+                ),
+                consent_now,
+                next_consent,
+                "weekly_cap",
+                "Reg F",
             ),
             _exempt_or(
-                self._retry(on_phone, later, t, phone.number),
+                conversation_quiet(past, t, tz, quiet_days=s.conversation_quiet_days),
+                consent_now,
+                next_consent,
+                "conversation",
+                "Reg F",
+            ),
+            _exempt_or(
+                retry_delay(
+                    on_phone, [a for a in later if a.number == phone.number], t, s.retry_delay
+                ),
                 due_cb is not None,
                 next_cb,
                 "retry_delay",
                 "policy",
             ),
-            self._abandon(on_phone, t, reserved_for),
+            abandon_quiet(
+                on_phone, t, reserved_for, outcomes=s.abandon_outcomes, quiet=s.abandon_quiet
+            ),
         ]
         limits = s.contact_limits.get(phone.country)
         if limits is not None and (limits.per_day or limits.per_week):
-            checks.append(_contact_limit(limits, [a for a in past if a.conversation], t, tz))
+            checks.append(contact_limit(limits, [a for a in past if a.conversation], t, tz))
         if s.lead_min_gap > timedelta(0):
-            checks.append(self._lead_gap(past, later, t))
+            checks.append(lead_gap(past, later, t, s.lead_min_gap))
 
         boost = 0.0
         reasons: list[str] = []
@@ -297,21 +325,21 @@ class ContactPolicy:
                     RuleCheck(
                         "callback",
                         False,
-                        f"callback agreed for {_fmt(due_cb.at, tz)} with agent "
+                        f"callback agreed for {fmt(due_cb.at, tz)} with agent "
                         f"{due_cb.agent}: dial it only reserved for that agent",
                         None,
                     )
                 )
             else:
                 boost += s.callback_boost
-                reasons.append(f"callback due since {_fmt(due_cb.at, tz)}")
+                reasons.append(f"callback due since {fmt(due_cb.at, tz)}")
                 checks.append(RuleCheck("callback", True, reasons[-1]))
         elif next_cb is not None and s.hold_for_callbacks:
             checks.append(
                 RuleCheck(
                     "callback",
                     False,
-                    f"callback agreed for {_fmt(next_cb, tz)}: not calling before",
+                    f"callback agreed for {fmt(next_cb, tz)}: not calling before",
                     next_cb,
                 )
             )
@@ -321,7 +349,7 @@ class ContactPolicy:
             due_at = sorted(follow_up_at(p, tz) for p in pending)
             if due_at[0] <= t:
                 boost += s.follow_up_boost
-                reasons.append(f"promise follow-up due since {_fmt(due_at[0], tz)}")
+                reasons.append(f"promise follow-up due since {fmt(due_at[0], tz)}")
                 checks.append(RuleCheck("promise", True, reasons[-1]))
             elif s.hold_for_promises and due_cb is None:
                 lift = due_at[0] if next_cb is None else min(due_at[0], next_cb)
@@ -330,7 +358,7 @@ class ContactPolicy:
                         "promise",
                         False,
                         f"payment promised by {min(p.due for p in pending).isoformat()}: "
-                        f"follow-up from {_fmt(due_at[0], tz)}",
+                        f"follow-up from {fmt(due_at[0], tz)}",
                         lift,
                     )
                 )
@@ -361,7 +389,7 @@ class ContactPolicy:
         hours = windows.describe(wall.weekday())
         if is_open(windows, phone.country, t, tz):
             return RuleCheck(
-                "calling_window", True, f"local time {_fmt(t, tz)} is within {hours} ({source})"
+                "calling_window", True, f"local time {fmt(t, tz)} is within {hours} ({source})"
             )
         closed = closed_reason(windows, phone.country, wall.date())
         why = closed if closed is not None else f"outside {hours}"
@@ -372,173 +400,8 @@ class ContactPolicy:
             else None
         )
         return RuleCheck(
-            "calling_window", False, f"local time {_fmt(t, tz)}: {why} ({source})", until
+            "calling_window", False, f"local time {fmt(t, tz)}: {why} ({source})", until
         )
-
-    def _daily(
-        self,
-        rule: str,
-        *,
-        attempts: list[AttemptFact],
-        cap: int,
-        t: datetime,
-        tz: ZoneInfo,
-        what: str,
-    ) -> RuleCheck:
-        day = local_date(t, tz)
-        if cap == 0:
-            return RuleCheck(rule, True, "no daily cap configured")
-        n = sum(
-            1
-            for a in attempts
-            if a.outcome not in self.settings.uncounted_for_daily_caps
-            and local_date(a.at, tz) == day
-        )
-        text = f"{n} dial(s) to {what} on local day {day.isoformat()} (cap {cap})"
-        if n >= cap:
-            return RuleCheck(rule, False, text, start_of_day(day + timedelta(days=1), tz))
-        return RuleCheck(rule, True, text)
-
-    def _weekly(self, past: list[AttemptFact], t: datetime) -> RuleCheck:
-        # Reg F 12 CFR 1006.14(b)(2)(i)(A): more than seven calls within seven
-        # consecutive days is presumed harassment, so with seven counted calls in the
-        # trailing period the next one (the 8th) is refused. We use a rolling 7 x 24 h
-        # period, which counts at least as many calls as any 7-calendar-day reading.
-        s = self.settings
-        if s.weekly_cap == 0:
-            return RuleCheck("weekly_cap", True, "no rolling cap configured")
-        start = t - s.weekly_period
-        counted = [
-            to_utc(a.at)
-            for a in past
-            if a.outcome not in s.frequency_excluded and to_utc(a.at) > start
-        ]
-        text = (
-            f"{len(counted)} connected-to-number call(s) in the last "
-            f"{_days(s.weekly_period)} (cap {s.weekly_cap}, Reg F 1006.14(b)(2)(i)(A))"
-        )
-        if len(counted) >= s.weekly_cap:
-            # The oldest calls drop out one by one; enough must drop to get below the cap.
-            lift = counted[len(counted) - s.weekly_cap] + s.weekly_period
-            return RuleCheck("weekly_cap", False, text, lift)
-        return RuleCheck("weekly_cap", True, text)
-
-    def _conversation(self, past: list[AttemptFact], t: datetime, tz: ZoneInfo) -> RuleCheck:
-        # Reg F 12 CFR 1006.14(b)(2)(i)(B): no call within seven consecutive days after a
-        # telephone conversation about the debt; "the date of the telephone conversation
-        # is the first day of the seven-consecutive-day period". We lift at the later of
-        # the start of the 8th local day and 7 x 24 h after the conversation.
-        days = self.settings.conversation_quiet_days
-        if days == 0:
-            return RuleCheck("conversation", True, "no post-conversation quiet period")
-        talks = [a for a in past if a.conversation]
-        if not talks:
-            return RuleCheck("conversation", True, "no conversation in the records")
-        last = talks[-1]
-        lift = max(
-            to_utc(last.at) + timedelta(days=days),
-            start_of_day(local_date(last.at, tz) + timedelta(days=days), tz),
-        )
-        text = f"conversation on {_fmt(last.at, tz)}; quiet for {days} day(s), Reg F"
-        if t < lift:
-            return RuleCheck("conversation", False, f"{text} until {_fmt(lift, tz)}", lift)
-        return RuleCheck("conversation", True, f"{text}: over")
-
-    def _retry(
-        self, on_phone: list[AttemptFact], later: list[AttemptFact], t: datetime, number: str
-    ) -> RuleCheck:
-        if not on_phone:
-            return RuleCheck("retry_delay", True, "no earlier dial of this number")
-        last = on_phone[-1]
-        delay = self.settings.retry_delay(last.outcome)
-        text = f"last dial {last.outcome.value}; retry after {_hm(delay)}"
-        lift = _lift_by_last(
-            last,
-            [a for a in later if a.number == number],
-            lambda a: self.settings.retry_delay(a.outcome),
-        )
-        if t < lift:
-            return RuleCheck("retry_delay", False, text, lift)
-        return RuleCheck("retry_delay", True, text)
-
-    def _abandon(
-        self, on_phone: list[AttemptFact], t: datetime, reserved_for: AgentId | None
-    ) -> RuleCheck:
-        # Ofcom, statement of policy on persistent misuse (2016), abandoned calls: when a
-        # call has been abandoned, a repeat call to that number in the following 72 hours
-        # may only be made with the guaranteed presence of a live operator.
-        s = self.settings
-        abandoned = [a for a in on_phone if a.outcome in s.abandon_outcomes]
-        if not abandoned:
-            return RuleCheck("abandon_72h", True, "no abandoned call to this number")
-        lift = to_utc(abandoned[-1].at) + s.abandon_quiet
-        if t >= lift:
-            return RuleCheck("abandon_72h", True, f"last abandon over {_hm(s.abandon_quiet)} ago")
-        if reserved_for is not None:
-            return RuleCheck(
-                "abandon_72h",
-                True,
-                f"abandoned within {_hm(s.abandon_quiet)} but reserved for agent "
-                f"{reserved_for} (live agent guaranteed)",
-            )
-        return RuleCheck(
-            "abandon_72h",
-            False,
-            f"abandoned call within {_hm(s.abandon_quiet)}: only with a reserved agent",
-            lift,
-        )
-
-    def _lead_gap(
-        self, past: list[AttemptFact], later: list[AttemptFact], t: datetime
-    ) -> RuleCheck:
-        gap = self.settings.lead_min_gap
-        if not past:
-            return RuleCheck("lead_min_gap", True, "no earlier dial of this lead")
-        lift = _lift_by_last(past[-1], later, lambda _a: gap)
-        if t < lift:
-            return RuleCheck("lead_min_gap", False, f"lead dialled less than {_hm(gap)} ago", lift)
-        return RuleCheck("lead_min_gap", True, f"lead last dialled over {_hm(gap)} ago")
-
-
-def _lift_by_last(
-    last: AttemptFact, later: list[AttemptFact], delay: Callable[[AttemptFact], timedelta]
-) -> datetime:
-    """When a rule keyed on the *last* dial (retry delay, lead gap) first passes.
-
-    Normally ``last.at + delay(last)``. When explaining a past moment, dials recorded
-    after it replace ``last`` as time moves on (possibly with a shorter delay), so the
-    rule may pass earlier; walk them in order to keep ``until`` exact.
-    """
-    lift = to_utc(last.at) + delay(last)
-    for a in later:
-        if lift <= to_utc(a.at):
-            break
-        lift = to_utc(a.at) + delay(a)
-    return lift
-
-
-def _contact_limit(
-    limits: ContactLimits, talks: list[AttemptFact], t: datetime, tz: ZoneInfo
-) -> RuleCheck:
-    """Conversations per local day / rolling week, for countries that limit contacts."""
-    rule, source = "contact_limit", limits.source or "country contact limit"
-    lifts: list[datetime] = []
-    parts: list[str] = []
-    if limits.per_day:
-        day = local_date(t, tz)
-        n = sum(1 for a in talks if local_date(a.at, tz) == day)
-        parts.append(f"{n} conversation(s) today (max {limits.per_day})")
-        if n >= limits.per_day:
-            lifts.append(start_of_day(day + timedelta(days=1), tz))
-    if limits.per_week:
-        week = [to_utc(a.at) for a in talks if to_utc(a.at) > t - timedelta(days=7)]
-        parts.append(f"{len(week)} in the last 7 days (max {limits.per_week})")
-        if len(week) >= limits.per_week:
-            lifts.append(week[len(week) - limits.per_week] + timedelta(days=7))
-    text = f"{', '.join(parts)} ({source})"
-    if lifts:
-        return RuleCheck(rule, False, text, max(lifts))
-    return RuleCheck(rule, True, text)
 
 
 def _consent_valid(cb: CallbackFact, t: datetime) -> bool:
@@ -566,53 +429,6 @@ def _exempt_or(
     if exempt_from is not None and check.until is not None and exempt_from < check.until:
         return RuleCheck(rule, False, check.reason, exempt_from)
     return check
-
-
-def _hm(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    h, m = divmod(minutes, 60)
-    return f"{h} h {m:02d} min" if m else f"{h} h"
-
-
-def _days(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 86400:g} days"
-
-
-def explain(
-    verdict: Verdict,
-    *,
-    lead: LeadFacts | LeadId,
-    phone: PhoneFacts,
-    tz: ZoneInfo | str | None = None,
-) -> list[str]:
-    """Lines for ``dialer leads explain``: the verdict, every rule with pass/fail and
-    reason, and the next eligible time in the debtor's local time and in UTC."""
-    zone_ = zone(tz) if isinstance(tz, str) else tz if tz is not None else zone(phone.time_zone)
-    lead_id = lead.lead if isinstance(lead, LeadFacts) else lead
-    when = (
-        f" at {_fmt(verdict.at, zone_)} ({to_utc(verdict.at):%Y-%m-%d %H:%M} UTC)"
-        if (verdict.at is not None)
-        else ""
-    )
-    lines = [
-        f"lead {lead_id}, phone +{phone.number} ({phone.country}, {phone.time_zone})",
-        f"verdict{when}: {'ALLOWED' if verdict.allowed else 'REFUSED'}",
-    ]
-    for c in verdict.checks:
-        mark = "pass" if c.passed else "FAIL"
-        until = "" if c.passed or c.until is None else f" [until {_fmt(c.until, zone_)}]"
-        never = " [never]" if not c.passed and c.until is None else ""
-        lines.append(f"  {mark}  {c.rule}: {c.reason}{until}{never}")
-    if verdict.due_reason:
-        lines.append(f"due: {verdict.due_reason} (priority +{verdict.priority_boost:g})")
-    if verdict.route_to is not None:
-        lines.append(f"route to agent: {verdict.route_to}")
-    ne = verdict.next_eligible
-    if ne is None:
-        lines.append("next eligible: never (or not within the search horizon)")
-    else:
-        lines.append(f"next eligible: {_fmt(ne, zone_)} = {to_utc(ne):%Y-%m-%d %H:%M:%S} UTC")
-    return lines
 
 
 __all__ = ["DAY_NAMES", "ContactPolicy", "explain"]
