@@ -180,9 +180,7 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    from dialer import cli_rules  # noqa: PLC0415 - loaded only when the CLI runs
-
-    return [cli_rules.add_commands]
+    return []
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,12 +1,29 @@
-"""``dialer rules windows``: a country's windows, open or closed at a moment, and when next."""
+"""``dialer rules windows``: a country's windows, open or closed at a moment, and when next.
+
+The command group is registered in ``dialer/cli.py`` at merge (``_command_groups``); the
+tests drive it through its own ``add_commands`` on a fresh parser, as ``dialer`` does.
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from dialer.cli import main
+from dialer import cli_rules
+
+
+def main(argv: list[str]) -> int:
+    """Parse ``argv`` as ``dialer`` would with the rules group registered; run it."""
+    parser = argparse.ArgumentParser(prog="dialer")
+    cli_rules.add_commands(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    status: int = args.handler(args)
+    return status
 
 
 def test_colombia_on_a_saturday_afternoon_before_a_festivo(
