@@ -41,7 +41,7 @@ _DURATIONS = {
 _BOOLS = ("hold_for_callbacks", "hold_for_promises")
 _FLOATS = ("callback_boost", "follow_up_boost")
 _TABLES = (
-    "retry_minutes",
+    "retry_delays_minutes",
     "windows",
     "contact_limits",
     "priority",
@@ -168,7 +168,7 @@ def policy_settings_from_mapping(
             kwargs[name] = _number(source, where, value)
         elif name == "campaign_mode":
             kwargs[name] = value
-        elif name == "retry_minutes":
+        elif name == "retry_delays_minutes":
             delays = dict(DEFAULT_RETRY_DELAYS)
             for outcome, minutes in _table(source, where, value).items():
                 o = _outcome(source, f"{where}.{outcome}", outcome)
@@ -202,5 +202,5 @@ def _toml_name(message: str) -> str:
     """The TOML key behind a PolicySettings field named at the start of ``message``."""
     field = message.split(":", 1)[0].split("[", 1)[0]
     back = {f: k for k, (f, _unit) in _DURATIONS.items()}
-    back.update(retry_delays="retry_minutes", country_windows="windows")
+    back.update(retry_delays="retry_delays_minutes", country_windows="windows")
     return back.get(field, field)
