@@ -258,6 +258,20 @@ class ContactPolicy:
         checks: list[RuleCheck] = [
             self._dnc(lead, phone),
             self._window(phone, t, tz, windows, want_until=want_until),
+            # Reg F 1006.6(b)(1)(i) and its commentary: when the consumer's location is
+            # uncertain (a number whose area spans zones), the call must be convenient in
+            # every possible location: one window check per other candidate zone.
+            *(
+                self._window(
+                    phone,
+                    t,
+                    zone(other),
+                    windows,
+                    want_until=want_until,
+                    rule=f"calling_window[{other}]",
+                )
+                for other in phone.other_time_zones
+            ),
             daily_cap(
                 "phone_daily_cap",
                 attempts=on_phone,
@@ -377,6 +391,7 @@ class ContactPolicy:
         windows: CallingWindows,
         *,
         want_until: bool = True,
+        rule: str = "calling_window",
     ) -> RuleCheck:
         wall = local(t, tz)
         source = windows.source or "campaign windows"
@@ -388,9 +403,7 @@ class ContactPolicy:
             source = f"{source}; no holiday calendar for {phone.country}"
         hours = windows.describe(wall.weekday())
         if is_open(windows, phone.country, t, tz):
-            return RuleCheck(
-                "calling_window", True, f"local time {fmt(t, tz)} is within {hours} ({source})"
-            )
+            return RuleCheck(rule, True, f"local time {fmt(t, tz)} is within {hours} ({source})")
         closed = closed_reason(windows, phone.country, wall.date())
         why = closed if closed is not None else f"outside {hours}"
         horizon_days = self.settings.horizon.days + 1
@@ -399,9 +412,7 @@ class ContactPolicy:
             if want_until
             else None
         )
-        return RuleCheck(
-            "calling_window", False, f"local time {fmt(t, tz)}: {why} ({source})", until
-        )
+        return RuleCheck(rule, False, f"local time {fmt(t, tz)}: {why} ({source})", until)
 
 
 def _consent_valid(cb: CallbackFact, t: datetime) -> bool:

@@ -88,7 +88,13 @@ def scenarios(
     at = draw(moments)
     n_phones = draw(st.integers(1, 2))
     phones = tuple(
-        PhoneFacts(f"1555000{i:04d}", *draw(st.sampled_from(ZONES))) for i in range(n_phones)
+        PhoneFacts(
+            f"1555000{i:04d}",
+            *draw(st.sampled_from(ZONES)),
+            # A number whose location is uncertain (Reg F: fit every candidate zone).
+            other_time_zones=draw(st.sampled_from([(), (), ("America/Chicago",)])),
+        )
+        for i in range(n_phones)
     )
     numbers = [p.number for p in phones]
     attempts = tuple(

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialer.ids import LeadId
+from rules import ContactPolicy, LeadFacts, PhoneFacts
 from rules.localtime import start_of_day, transitions_on, wall_to_instant
 from rules.windows import (
     COUNTRY_WINDOWS,
@@ -232,3 +234,24 @@ def test_intersection_narrows_and_keeps_the_holiday_ban() -> None:
     assert both.days[5] == ((time(10), time(15)),)
     assert both.days[6] == ()
     assert both.closed_on_holidays
+
+
+def test_a_number_spanning_zones_must_fit_every_window() -> None:
+    # Reg F 1006.6(b)(1)(i): uncertain location -> convenient in every possible one.
+    # A number that may be in New York or in Chicago, at 07:30 Chicago (08:30 New York):
+    # New York is open, Chicago not until 08:00 Chicago = 09:00 New York.
+    phone = PhoneFacts(
+        "12125550100", "US", "America/New_York", other_time_zones=("America/Chicago",)
+    )
+    lead = LeadFacts(LeadId("Z"), (phone,), ())
+    v = ContactPolicy().evaluate(lead, phone, at=wall(NY, 2026, 6, 9, 8, 30))
+    assert not v.allowed
+    failed = [c.rule for c in v.checks if not c.passed]
+    assert failed == ["calling_window[America/Chicago]"]
+    assert v.next_eligible == wall(NY, 2026, 6, 9, 9, 0)
+    # And at night New York closes first: 20:59 Chicago is 21:59 New York, closed.
+    late = ContactPolicy().evaluate(lead, phone, at=wall(NY, 2026, 6, 9, 20, 59))
+    assert [c.rule for c in late.checks if not c.passed] == []
+    assert not ContactPolicy().is_allowed(lead, phone, at=wall(NY, 2026, 6, 9, 21, 0))
+    with pytest.raises(ValueError, match="other_time_zones"):
+        PhoneFacts("12125550100", "US", "America/New_York", other_time_zones=("Nowhere/X",))
