@@ -179,7 +179,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    return []
+    from dialer import cli_rules  # noqa: PLC0415 - command groups load with the parser
+
+    return [cli_rules.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -50,6 +50,7 @@ from pacing.predictive import PredictivePacer
 from pacing.ratio import RatioPacer
 from pacing.registry import PACERS
 from pacing.registry import make_pacer as registry_make_pacer
+from rules.config import RulesConfig
 
 Scalar = bool | int | float | str
 
@@ -121,6 +122,7 @@ TUNABLES: dict[str, dict[str, Scalar]] = {
 SECTIONS: dict[str, type[Any]] = {
     "api": ApiSettings,
     "metrics": MetricsSettings,
+    "rules": RulesConfig,
 }
 _TOP_KEYS = ("campaign", "pacing", *SECTIONS)
 T = typing.TypeVar("T")

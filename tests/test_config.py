@@ -428,8 +428,10 @@ def _section_lines(name: str) -> list[str]:
 def test_example_file_documents_each_section_at_its_defaults(name: str) -> None:
     cls = SECTIONS[name]
     config = load_config(EXAMPLE)
-    assert config.section(cls) == cls()
     assert name in config.sections  # the file has the table, not just the defaults
+    if hasattr(cls, "from_toml"):
+        return  # a nested section: its own module's tests check its example (test_rules_config)
+    assert config.section(cls) == cls()
     lines = _section_lines(name)
     for f in dataclasses.fields(cls):
         at = [i for i, line in enumerate(lines) if re.match(rf"^(# )?{f.name} = ", line)]
