@@ -97,14 +97,6 @@ class Pbx(PbxCore):
             self.add_channel(call, two)
             self.call_event(ev.newchannel(two))
         s = call.script
-        if s.outcome is Outcome.NONEXISTENT:
-            # nonexistent_extension: ;2 finds no extension; no Dial events at all.
-            if two is not None:
-                self.call_event(ev.hangup(two, 0))
-            self._report_failure(call, 0)
-            self.call_event(ev.hangup(one, 0))
-            self.finish(call)
-            return call
         for name, value in reversed(variables):  # captured in reverse order on ;1
             self.varset(one, name, value)
         if two is not None:
@@ -114,6 +106,14 @@ class Pbx(PbxCore):
         one.set_callerid(num, name, num, name)
         if two is not None:
             two.set_callerid(num, name, num, name)
+        if s.outcome is Outcome.NONEXISTENT:
+            # nonexistent_extension: ;2 finds no extension; no Dial events at all.
+            if two is not None:
+                self.call_event(ev.hangup(two, 0))
+            self._report_failure(call, 0)
+            self.call_event(ev.hangup(one, 0))
+            self.finish(call)
+            return call
         self.call_event(ev.dial_begin(None, one, resource))
         ring = math.inf if s.outcome is Outcome.NO_ANSWER else (s.ring or 0.0)
         if ring > 0:
@@ -201,6 +201,10 @@ class Pbx(PbxCore):
         # human_es: Newstate ;1 Up, DialEnd ANSWER, OriginateResponse 4, Newstate ;2 Up.
         one, two = call.one, call.two
         call.answered_at = self.loop.time()
+        if call.script.language != one.language:
+            one.set_language(call.script.language)
+            if two is not None:
+                two.set_language(call.script.language)
         one.set_state(UP)
         self.call_event(ev.newstate(one))
         self.call_event(ev.dial_end(None, one, "ANSWER"))
@@ -344,6 +348,8 @@ class Pbx(PbxCore):
         # README pitfall 9: on the agent leg, CallerIDNum is the dialer's extension.
         a1.set_callerid(one.exten, one.cid_name, one.cid_num, one.cid_name)
         a2.set_callerid(one.cid_num, one.cid_name, one.exten, one.cid_name)
+        # human_es: the agent ;1 shows the caller's extension while dialled, then none.
+        a1.goto(p.agents_context, one.exten, 1)
         self.add_channel(call, a1)
         self.add_channel(call, a2)
         call.agent_legs = (a1, a2)
@@ -361,6 +367,7 @@ class Pbx(PbxCore):
             self.call_event(ev.newstate(a2))
             a1.set_state(UP)
             self.call_event(ev.newstate(a1))
+            a1.goto(p.agents_context, "", 1)
             self.call_event(ev.dial_end(one, a1, "ANSWER"))
             b = Bridge(self.new_bridge_id(), "basic", "simple_bridge")
             self.call_event(ev.bridge_event("BridgeCreate", b))
