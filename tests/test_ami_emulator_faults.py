@@ -191,4 +191,19 @@ async def test_panoramisk_connects_logs_in_pings_and_gets_events(emu: AmiEmulato
         await asyncio.sleep(0.01)
     names = {e.event for e in events}
     assert {"FullyBooted", "Newchannel", "DialBegin", "DialEnd", "Hangup"} <= names
+    # Async: true: panoramisk's future completes with the OriginateResponse, which it
+    # matches by ActionID (fixtures README, panoramisk traps).
+    emu.set_default(CallScript(Outcome.HUMAN, ring=1.0))
+    answered = await manager.send_action(
+        {
+            "Action": "Originate",
+            "Async": "true",
+            "Channel": "PJSIP/5215512345678@trunk",
+            "Context": "dialer-outbound",
+            "Exten": "amd",
+            "Priority": "1",
+        }
+    )
+    assert [m.get("Response") for m in answered] == ["Success", "Success"]
+    assert answered[-1].Reason == "4"
     manager.close()

@@ -1,0 +1,183 @@
+"""The emulator's framing, scripts and traffic model, and the less common call outcomes."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from simulator.ami_emulator import AmiEmulator
+from simulator.ami_protocol import (
+    ALL_EVENTS,
+    Framer,
+    FramingError,
+    encode_block,
+    parse_event_mask,
+    parse_variables,
+)
+from simulator.ami_scripts import CallScript, Outcome, TrafficModel
+from simulator.scenario import load_scenario
+from tests.ami_raw_client import RawAmiClient, field
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+
+# ---------------------------------------------------------------------- framing
+
+
+def test_framer_reassembles_any_chunking_and_bare_lf() -> None:
+    data = b"Action: Originate\r\nVariable: A=1\r\nVariable: B=2,C=3\r\nAccountCode: \r\n\r\n"
+    data += b"Action: Ping\nActionID: 7\n\n"
+    f = Framer()
+    msgs = [m for i in range(len(data)) for m in f.feed(data[i : i + 1])]
+    assert [m.action for m in msgs] == ["Originate", "Ping"]
+    assert msgs[0].get_all("variable") == ["A=1", "B=2,C=3"]
+    assert msgs[0].get("AccountCode") == "" and msgs[0].has("accountcode")
+    assert list(parse_variables(msgs[0].get_all("Variable"))) == [
+        ("A", "1"),
+        ("B", "2"),
+        ("C", "3"),
+    ]
+    assert msgs[1].get("ActionID") == "7"
+
+
+def test_framer_survives_garbage_and_refuses_unbounded_blocks() -> None:
+    f = Framer()
+    assert f.feed(b"\xff\xfe\r\nno colon\r\n\r\n") == []
+    (m,) = f.feed(b"Key: \xc3\x28\r\n\r\n")
+    assert m.get("Key") == "\ufffd("
+    with pytest.raises(FramingError):
+        f.feed(b"X: " + b"a" * 300_000)
+    assert f.feed(b"Action: Ping\r\n\r\n")[0].action == "Ping"  # usable again
+
+
+def test_event_masks_and_encoding() -> None:
+    assert parse_event_mask("on") is ALL_EVENTS and parse_event_mask("") is ALL_EVENTS
+    assert parse_event_mask("off") == frozenset()
+    assert parse_event_mask("call, user,agent") == {"call", "user", "agent"}
+    assert encode_block([("Response", "Success"), ("Message", "")]) == (
+        "Response: Success\r\nMessage: \r\n\r\n"
+    )
+
+
+# ---------------------------------------------------------------------- scripts and model
+
+
+def test_call_script_defaults_are_the_captured_values() -> None:
+    human = CallScript(Outcome.HUMAN).resolved()
+    assert (human.ring, human.amd_status, human.amd_cause) == (2.0, "HUMAN", "HUMAN-805-800")
+    nomedia = CallScript(Outcome.DEAD_AIR_NOMEDIA).resolved()
+    assert (nomedia.amd_status, nomedia.amd_cause) == ("NOTSURE", "TOOLONG-4900")
+    assert CallScript(Outcome.NO_ANSWER).resolved().ring == math.inf
+    with pytest.raises(ValueError, match="talk"):
+        CallScript(Outcome.HUMAN, talk=-1.0)
+
+
+def _scenario_model(seed: int) -> TrafficModel:
+    sc = load_scenario(SCENARIOS / "large-100-low-contact.toml", today=date(2026, 3, 2))
+    return TrafficModel(sc, seed=seed)
+
+
+def test_traffic_model_is_seeded_and_follows_the_scenario() -> None:
+    a, b = _scenario_model(5), _scenario_model(5)
+    draws = [a.draw(60.0) for _ in range(20_000)]
+    assert draws[:50] == [b.draw(60.0) for _ in range(50)]
+    n = len(draws)
+    kinds = Counter(d.outcome for d in draws)
+    answered_people = kinds[Outcome.HUMAN] + kinds[Outcome.ANSWER_HANGUP]
+    # large-100-low-contact: human 0.10, machine 0.22, busy 0.04, failed 0.12.
+    assert abs(answered_people / n - 0.10) < 0.01
+    assert abs(kinds[Outcome.MACHINE] / n - 0.22) < 0.015
+    assert abs(kinds[Outcome.BUSY] / n - 0.04) < 0.01
+    assert abs(kinds[Outcome.CONGESTION] / n - 0.12) < 0.01
+    assert abs(kinds[Outcome.NO_ANSWER] / n - 0.52) < 0.015
+    people = [d for d in draws if d.outcome is Outcome.HUMAN]
+    # patience (mean 6) below the decision (1.5..3.5) becomes an answer-then-hangup.
+    assert all((d.hangup_after or 0) >= (d.amd_delay or 0) for d in people)
+    flipped = sum(d.amd_status == "MACHINE" for d in people) / len(people)
+    assert flipped < 0.08  # human_as_machine = 0.03
+
+
+# ---------------------------------------------------------------------- outcomes over AMI
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[tuple[AmiEmulator, RawAmiClient]]:
+    async with AmiEmulator(time_scale=0.02) as emu:
+        c = RawAmiClient()
+        await c.connect(emu.host, emu.port)
+        await c.login()
+        yield emu, c
+        await c.close()
+
+
+def _originate(c: RawAmiClient, aid: str, *extra: tuple[str, str]) -> None:
+    c.send(
+        ("Action", "Originate"),
+        ("ActionID", aid),
+        ("Async", "true"),
+        ("Channel", "PJSIP/5215512345678@trunk"),
+        *extra,
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("outcome", "reason", "cause"),
+    [
+        (Outcome.REJECTED, "1", "16"),
+        (Outcome.CONGESTION, "8", "34"),
+        (Outcome.UNALLOCATED, "0", "1"),
+        (Outcome.NO_ANSWER, "3", "19"),
+    ],
+)
+async def test_failure_reasons_on_a_trunk(
+    client: tuple[AmiEmulator, RawAmiClient], outcome: Outcome, reason: str, cause: str
+) -> None:
+    emu, c = client
+    emu.queue_scripts(CallScript(outcome, ring=0.5))
+    _originate(c, "o", ("Context", "dialer-outbound"), ("Exten", "amd"), ("Timeout", "5000"))
+    orr = await c.event("OriginateResponse", ActionID="o")
+    assert (field(orr, "Response"), field(orr, "Reason")) == ("Failure", reason)
+    assert field((await c.event("Hangup")), "Cause") == cause
+
+
+@pytest.mark.asyncio
+async def test_application_originate_and_scripts_by_action_id(
+    client: tuple[AmiEmulator, RawAmiClient],
+) -> None:
+    emu, c = client
+    emu.script_action_id("app", CallScript(Outcome.HUMAN, ring=0.0, hangup_after=1.0))
+    _originate(c, "app", ("Application", "Playback"), ("Data", "hello-world"))
+    orr = await c.event("OriginateResponse", ActionID="app")
+    assert field(orr, "Application") == "Playback" and field(orr, "Data") == "hello-world"
+    assert not field(orr, "Context")
+    await c.event("Hangup")
+    assert not c.events("UserEvent")  # no AMD: the call ran an application
+
+
+@pytest.mark.asyncio
+async def test_unknown_action_events_off_and_bad_originate(
+    client: tuple[AmiEmulator, RawAmiClient],
+) -> None:
+    emu, c = client
+    c.send(("Action", "Frobnicate"), ("ActionID", "f"))
+    assert field(await c.response("f"), "Message").startswith("Invalid/unknown command")
+    c.send(("Action", "Originate"), ("ActionID", "bad"), ("Channel", "nonsense"))
+    assert field(await c.response("bad"), "Message") == "Channel not specified"
+    _originate(c, "t", ("Timeout", "soon"))
+    assert field(await c.response("t"), "Message") == "Invalid timeout"
+    c.send(("Action", "Events"), ("ActionID", "e"), ("EventMask", "off"))
+    assert field(await c.response("e"), "Events") == "Off"
+    before = len(c.events())
+    emu.queue_scripts(CallScript(Outcome.BUSY))
+    _originate(c, "quiet", ("Context", "dialer-outbound"), ("Exten", "amd"))
+    await c.response("quiet")
+    c.send(("Action", "Ping"), ("ActionID", "p"))
+    await c.response("p")
+    assert len(c.events()) == before
+    assert emu.originates == 1 and emu.calls_in_flight == 0
