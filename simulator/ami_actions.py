@@ -154,6 +154,21 @@ def _redirect(emu: AmiEmulator, s: Session, msg: Message, aid: str | None) -> No
     emu.pbx.redirect(call, context, exten)
 
 
+def _bridge(emu: AmiEmulator, s: Session, msg: Message, aid: str | None) -> None:
+    names = msg.get("Channel1").strip(), msg.get("Channel2").strip()
+    chans = [emu.pbx.find(n) for n in names]
+    for i, (name, ch) in enumerate(zip(names, chans, strict=True), start=1):
+        if ch is None:
+            s.write(response(aid, "Error", ("Message", f"Channel{i} does not exist: {name}")))
+            return
+    ch1, ch2 = chans
+    assert ch1 is not None and ch2 is not None
+    error = emu.pbx.bridge_action(ch1, ch2)
+    # Bridging two calls outside a conference is not emulated (the engine never does
+    # it; issue 4 routes through conferences): say so rather than pretend.
+    s.write(response(aid, "Error", ("Message", error or "Bridge is not emulated")))
+
+
 def _hangup(emu: AmiEmulator, s: Session, msg: Message, aid: str | None) -> None:
     ch = _find(emu, s, msg, aid)
     if ch is None:
@@ -303,6 +318,7 @@ _ACTIONS = {
     "originate": _originate,
     "redirect": _redirect,
     "hangup": _hangup,
+    "bridge": _bridge,
     "coreshowchannels": _core_show_channels,
     "status": _status,
     "getvar": _getvar,

@@ -97,6 +97,7 @@ class Call:
         "plan_timers",
         "report",
         "reported_uid",
+        "resume",
         "script",
         "two",
         "verdict",
@@ -116,6 +117,8 @@ class Call:
         self.answered_at = -1.0
         self.callee_timer: asyncio.TimerHandle | None = None
         self.plan_timers: list[asyncio.TimerHandle] = []
+        # What runs when a Wait() is cut short (the dialplan's next priority).
+        self.resume: Callable[[], None] | None = None
         self.agent_legs: tuple[Channel, Channel] | None = None
         self.conference: str | None = None
         self.connected = False
@@ -177,6 +180,13 @@ class PbxCore:
         for h in call.plan_timers:
             h.cancel()
         call.plan_timers.clear()
+        call.resume = None
+
+    def wait(self, call: Call, seconds: float, then: Callable[[], None]) -> None:
+        """``Wait(seconds)``, then ``then()``; a Wait cut short runs ``then()`` at once."""
+        call.one.app, call.one.app_data = "Wait", f"{seconds:g}"
+        self.later(call, seconds, then)
+        call.resume = then
 
     def set_callee_timer(self, call: Call, seconds: float, fn: Callable[[Call], None]) -> None:
         """(Re)arm the far end's own hang-up: ``fn(call)`` after ``seconds`` (inf: never)."""

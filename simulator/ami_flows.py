@@ -13,8 +13,12 @@ import math
 from simulator import ami_events as ev
 from simulator.ami_bridges import BUSY_STATE, DOWN, RING, RINGING, UP, BridgingPbx
 from simulator.ami_calls import Call
-from simulator.ami_events import Channel
+from simulator.ami_events import Bridge, Channel
 from simulator.ami_scripts import FAILURES, CallScript, Outcome
+
+
+def _in_conference(ch: Channel) -> bool:
+    return ch.bridge is not None and ch.bridge.technology == "softmix"
 
 
 def parse_callerid(value: str) -> tuple[str, str]:
@@ -256,14 +260,12 @@ class Pbx(BridgingPbx):
             if v.get("LEAVE_VM") == "1":
                 self._machine_message(call)
             elif p.engine_routing:
-                one.app, one.app_data = "Wait", str(p.hold)
-                self.later(call, p.hold, self.dialer_hangup, call, 16)
+                self.wait(call, p.hold, lambda: self.dialer_hangup(call, 16))
             else:
                 self.dialer_hangup(call, 16)
         elif engine:
             # human_es_engine_hold_abandon: Wait(2) for the engine's Redirect, then abandon.
-            one.app, one.app_data = "Wait", str(p.hold)
-            self.later(call, p.hold, self._abandon, call)
+            self.wait(call, p.hold, lambda: self._abandon(call))
         else:
             self._dial_agent(call, v.get("AGENT", p.default_agent))
 
@@ -275,8 +277,7 @@ class Pbx(BridgingPbx):
             hold = float(one.variables.get("HOLD", "") or 2.0)
         except ValueError:
             hold = 2.0
-        one.app, one.app_data = "Wait", str(hold)
-        self.later(call, max(hold, 0.0), self._hold_expired, call)
+        self.wait(call, max(hold, 0.0), lambda: self._hold_expired(call))
 
     def _hold_expired(self, call: Call) -> None:
         self.user_event(call.one, "HoldExpired", self._ids(call))
@@ -298,6 +299,39 @@ class Pbx(BridgingPbx):
         wait = max(0.0, beep - elapsed) if beep is not None else 1.5
         one.app, one.app_data = "WaitForSilence", "1500,1,20"
         self.later(call, wait + self.plan.machine_prompt, self.dialer_hangup, call, 16)
+
+    def bridge_action(self, ch1: Channel, ch2: Channel) -> str | None:
+        """AMI ``Bridge``: the error text Asterisk gives when a channel is a ConfBridge
+        member (conf_agent_bridge_action*), or ``None`` if the two could be bridged.
+
+        Channel1 in a conference: nothing moves. Channel2 in a conference: Channel1 has
+        already been pulled out of its Wait() into a basic bridge that is torn down at
+        once, and resumes its dialplan at the next priority (the capture's HoldExpired).
+        """
+        if _in_conference(ch1):
+            b = Bridge(self.new_bridge_id(), "basic", "simple_bridge")
+            self.loop.call_soon(self._bridge_flash, None, b)
+            return f"Unable to add Channel1 to bridge: {ch1.name}"
+        if _in_conference(ch2):
+            b = Bridge(self.new_bridge_id(), "basic", "simple_bridge")
+            call = self.call_of.get(ch1.name)
+            pulled = call if call is not None and call.one is ch1 else None
+            self.loop.call_soon(self._bridge_flash, pulled, b)
+            return f"Unable to add Channel2 to bridge: {ch2.name}"
+        return None
+
+    def _bridge_flash(self, call: Call | None, b: Bridge) -> None:
+        self.call_event(ev.bridge_event("BridgeCreate", b, None, 0))
+        if call is not None and not call.done:
+            resume = call.resume
+            self.cancel_plan(call)
+            self.call_event(ev.bridge_event("BridgeEnter", b, call.one, 1))
+            self.call_event(ev.bridge_event("BridgeLeave", b, call.one, 0))
+            self.call_event(ev.bridge_event("BridgeDestroy", b, None, 0))
+            if resume is not None:
+                resume()
+            return
+        self.call_event(ev.bridge_event("BridgeDestroy", b, None, 0))
 
     def redirect(self, call: Call, context: str, exten: str) -> None:
         """Move an answered call's ``;1`` leg to ``context,exten,1`` (AMI ``Redirect``)."""

@@ -63,11 +63,7 @@ SCENARIOS = sorted(
     for p in TRANSCRIPTS.glob("*.txt")
     # as_*: AudioSocket sessions (issue 5's server), not an AMI emulator concern.
     # human_en_queue: Queue() is not emulated (the engine routes via conferences).
-    # conf_agent_bridge_action*: AMI Bridge is not emulated (it cannot move a ConfBridge
-    # member, fixtures README; the adapter must use Redirect).
-    if not p.stem.startswith("as_")
-    and p.stem != "human_en_queue"
-    and not p.stem.startswith("conf_agent_bridge_action")
+    if not p.stem.startswith("as_") and p.stem != "human_en_queue"
 )
 
 
@@ -141,6 +137,6 @@ async def test_emulator_reproduces_the_capture(scenario: str) -> None:
 
 
 def test_every_captured_call_scenario_is_replayed() -> None:
-    # 17 AMD() call scenarios + the conference-redirect session; a new transcript
+    # 19 AMD() call scenarios + the three agent-conference sessions; a new transcript
     # must be either replayed or excluded above with a reason.
-    assert len(SCENARIOS) == 20
+    assert len(SCENARIOS) == 22
