@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from simulator.ami_emulator import AmiEmulator
+from simulator.ami_emulator import AmiEmulator, main
 from simulator.ami_protocol import (
     ALL_EVENTS,
     Framer,
@@ -181,3 +181,11 @@ async def test_unknown_action_events_off_and_bad_originate(
     await c.response("p")
     assert len(c.events()) == before
     assert emu.originates == 1 and emu.calls_in_flight == 0
+
+
+def test_standalone_entry_refuses_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--outcome", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["--time-scale", "0"]) == 2
+    assert main(["--scenario", "/nonexistent/x.toml"]) == 2
+    assert "x.toml" in capsys.readouterr().err
