@@ -6,9 +6,10 @@ values of ``shared/fixtures/asterisk-ami/transcripts`` (see ``docs/ami-emulator.
 
 Python API (stable; the AMI adapter's tests build on it)::
 
-    emu = AmiEmulator(username="dialer", secret="secret", time_scale=1.0,
-                      dialplan=DialplanConfig(), default_script=CallScript(Outcome.HUMAN),
-                      model=None)               # or TrafficModel(scenario)
+    emu = AmiEmulator(host="127.0.0.1", port=0, username="dialer", secret="secret",
+                      time_scale=1.0, dialplan=DialplanConfig(),  # engine_routing=True: prod
+                      default_script=CallScript(Outcome.HUMAN),
+                      model=None)               # or TrafficModel(scenario, seed=None)
     await emu.start(); ...; await emu.stop()    # or: async with AmiEmulator() as emu:
     emu.host, emu.port
 
@@ -33,7 +34,7 @@ Python API (stable; the AMI adapter's tests build on it)::
 
 Times in scripts and ``DialplanConfig`` are modelled seconds; ``time_scale`` is wall
 seconds per modelled second (0.1 plays a call ten times faster), and also scales the
-Originate ``Timeout``.
+Originate ``Timeout``. Standalone: ``python -m simulator.ami_emulator --help``.
 """
 
 from __future__ import annotations
