@@ -191,6 +191,13 @@ class BridgingPbx(PbxCore):
                 self.conferences.pop(conf, None)
             if call.agent is not None and self.agents.get(call.agent) is call:
                 del self.agents[call.agent]
+                if self.plan.end_marked:
+                    # dialer_customer is end_marked: the agent gone, its customers are
+                    # put out of the room (after this hang-up's own events).
+                    for m in list(b.members):
+                        other = self.call_of.get(m.name)
+                        if other is not None and other.agent is None:
+                            self.loop.call_soon(self._end_marked, other, call.agent)
             call.conference = None
         elif b is not None and call.agent_legs is not None:
             # human_es: BridgeLeave ;1, BridgeLeave agent ;1, agent leg hung up, destroy.
@@ -204,6 +211,16 @@ class BridgingPbx(PbxCore):
             self.call_event(ev.hangup(a1, 16))
             self.call_event(ev.bridge_event("BridgeDestroy", b))
             self.drop_channel(a1)
+
+    def _end_marked(self, call: Call, agent: str) -> None:
+        if call.done or call.conference is None:
+            return
+        self.cancel_plan(call)
+        self._conf_leave_start(call)
+        self._leave_bridges(call, result="ENDMARKED")
+        pairs = [self._ids(call)[1], ("Agent", agent), ("ConfbridgeResult", "ENDMARKED")]
+        self.user_event(call.one, "CustomerLeftConference", pairs)
+        self.dialer_hangup(call, 16)
 
     def _agent_two_gone(self, call: Call) -> None:
         if call.agent_legs is not None:
@@ -234,7 +251,7 @@ class BridgingPbx(PbxCore):
             self.varset(one, "AMDCAUSE", "")
         self._leave_bridges(call)
         self.call_event(ev.hangup_request(one, 16, soft=True))
-        self.call_event(ev.hangup(one, 16))
+        self._hangup_one(call, 16)
         self._agent_two_gone(call)
         self.finish(call)
 
@@ -249,12 +266,22 @@ class BridgingPbx(PbxCore):
         if two is not None:
             self.call_event(ev.hangup_request(two, 16, soft=False))
         self._leave_bridges(call)
-        self.call_event(ev.hangup(one, cause))
+        self._hangup_one(call, cause)
         if two is not None:
             self.call_event(ev.hangup_request(two, 16, soft=True))
             self.call_event(ev.hangup(two, 16 if cause else 0))
         self._agent_two_gone(call)
         self.finish(call)
+
+    def _hangup_one(self, call: Call, cause: int) -> None:
+        """The ``;1`` Hangup, after its hangup handler when one was pushed."""
+        one = call.one
+        if call.handler:
+            # extensions_dialer.conf [dialer-hangup]: the handler runs before the
+            # channel is destroyed, so before its Hangup event.
+            extra = [("Cause", str(cause)), ("AMDStatus", one.variables.get("AMDSTATUS", ""))]
+            self.user_event(one, "DialerHangup", [*self._ids(call), *extra])
+        self.call_event(ev.hangup(one, cause))
 
     def cancel_ringing(self, call: Call) -> None:
         # noanswer_cancel_channelid: AMI Hangup while ringing gives Reason 0, not 1.

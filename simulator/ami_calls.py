@@ -32,6 +32,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from simulator import ami_events as ev
 from simulator.ami_events import Bridge, Channel
@@ -68,6 +69,27 @@ class DialplanConfig:
     abandon_prompt: float = 5.509
     machine_prompt: float = 6.063
     engine_routing: bool = False
+    # Options that follow our production dialplan (asterisk/extensions_dialer.conf of
+    # the ami branch) where it differs from the captured harness; all off by default.
+    engine_exten: str = "engine"  # amd_context exten: TryExec(AudioSocket) then AMD()
+    hangup_handler: bool = False  # UserEvent DialerHangup before every ;1 Hangup
+    conference_guard: bool = False  # no agent in the room: UserEvent NoAgent, abandon
+    end_marked: bool = False  # the agent leaves: its customers are put out (ENDMARKED)
+
+    @classmethod
+    def dialer_dialplan(cls, **overrides: Any) -> DialplanConfig:
+        """Our production dialplan (extensions_dialer.conf): the engine routes every
+        decided call within ``DIALER_HOLD`` (3 s), hangup handler, conference guard,
+        customers ``end_marked``, agents log in through ``dialer-agent-login``."""
+        base: dict[str, Any] = {
+            "engine_routing": True,
+            "hold": 3.0,
+            "hangup_handler": True,
+            "conference_guard": True,
+            "end_marked": True,
+            "login_context": "dialer-agent-login",
+        }
+        return cls(**(base | overrides))
 
     def __post_init__(self) -> None:
         for name in ("hold", "abandon_prompt", "machine_prompt"):
@@ -90,6 +112,7 @@ class Call:
         "connected",
         "dial_string",
         "done",
+        "handler",
         "id",
         "in_amd",
         "location",
@@ -123,6 +146,7 @@ class Call:
         self.conference: str | None = None
         self.connected = False
         self.in_amd = False
+        self.handler = False  # a hangup handler was pushed (DialplanConfig.hangup_handler)
         self.verdict: str | None = None
         self.done = False
 

@@ -221,6 +221,13 @@ class Pbx(BridgingPbx):
         p, one = self.plan, call.one
         one.goto(context, exten, 1)
         if context == p.amd_context:
+            call.handler = call.handler or p.hangup_handler
+        if context == p.amd_context and exten == p.engine_exten:
+            # Our detector's TryExec(AudioSocket()): the emulator runs no AudioSocket
+            # server, so it fails as in as_server_down_tryexec (12 ms) and AMD() decides.
+            one.app, one.app_data = "TryExec", "AudioSocket"
+            self.later(call, 0.012, self._audiosocket_failed, call)
+        elif context == p.amd_context:
             call.in_amd = True
             one.app, one.app_data = "AMD", ""
             self.later(call, call.script.amd_delay or 0.0, self._verdict, call)
@@ -232,11 +239,18 @@ class Pbx(BridgingPbx):
             self.user_event(one, "AgentLogin", [("Agent", exten)])
             self.conf_join(call, p.conference_prefix + exten)
         elif context == p.conference_context:
-            self.conf_join(call, p.conference_prefix + exten)
+            conf = p.conference_prefix + exten
+            b = self.conferences.get(conf)
+            if p.conference_guard and not (b and any(self._is_agent(m) for m in b.members)):
+                # extensions_dialer.conf: CONFBRIDGE_INFO(parties) < 1 -> NoAgent, abandon.
+                self.user_event(one, "NoAgent", [self._ids(call)[1], ("Agent", exten)])
+                self._abandon(call)
+            else:
+                self.conf_join(call, conf)
         elif context == p.route_context and exten == p.abandon_exten:
             self._abandon(call)
         elif context == p.route_context and exten == p.machine_message_exten:
-            self._machine_message(call)
+            self._machine_message(call, announce=True)
         elif context == p.route_context:
             self._dial_agent(call, exten)
         else:
@@ -269,6 +283,16 @@ class Pbx(BridgingPbx):
         else:
             self._dial_agent(call, v.get("AGENT", p.default_agent))
 
+    def _audiosocket_failed(self, call: Call) -> None:
+        one = call.one
+        uuid = one.variables.get("DIALER_AS_UUID", "")
+        pairs = [*self._ids(call), ("AsUUID", uuid), ("TryStatus", "FAILED")]
+        self.varset(one, "TRYSTATUS", "FAILED")
+        self.user_event(one, "AudioSocketDone", pairs)
+        call.in_amd = True
+        one.app, one.app_data = "AMD", ""
+        self.later(call, call.script.amd_delay or 0.0, self._verdict, call)
+
     def _audiosocket_done(self, call: Call) -> None:
         one = call.one
         uuid = one.variables.get("AS_UUID", "")
@@ -291,14 +315,24 @@ class Pbx(BridgingPbx):
         one.app, one.app_data = "Playback", "abandon"
         self.later(call, self.plan.abandon_prompt, self.dialer_hangup, call, 16)
 
-    def _machine_message(self, call: Call) -> None:
+    def _machine_message(self, call: Call, *, announce: bool = False) -> None:
         # machine_en_leave_msg: WaitForSilence until the beep is over, message, Hangup(16).
+        # ``announce`` (our dialer-route,machine-message): UserEvent MachineMessage between.
         one = call.one
+        if announce:
+            one.goto(self.plan.route_context, self.plan.machine_message_exten, 1)
         elapsed = (self.loop.time() - call.answered_at) / self.scale
         beep = call.script.beep_after
         wait = max(0.0, beep - elapsed) if beep is not None else 1.5
         one.app, one.app_data = "WaitForSilence", "1500,1,20"
+        if announce:
+            self.later(call, wait, self._machine_message_starts, call)
         self.later(call, wait + self.plan.machine_prompt, self.dialer_hangup, call, 16)
+
+    def _machine_message_starts(self, call: Call) -> None:
+        self.varset(call.one, "WAITSTATUS", "SILENCE")
+        self.user_event(call.one, "MachineMessage", [*self._ids(call), ("WaitStatus", "SILENCE")])
+        call.one.app, call.one.app_data = "Playback", "dialer-machine"
 
     def bridge_action(self, ch1: Channel, ch2: Channel) -> str | None:
         """AMI ``Bridge``: the error text Asterisk gives when a channel is a ConfBridge
