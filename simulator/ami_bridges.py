@@ -142,8 +142,14 @@ class BridgingPbx(PbxCore):
         else:
             b.members.append(one)
             one.bridge = b
-            self._conf_joined(conf, b, one)
-            self.call_event(ev.bridge_event("BridgeEnter", b, one))
+            enter = ev.bridge_event("BridgeEnter", b, one)
+            # ConfbridgeJoin and BridgeEnter come in either order (README pitfall 3).
+            if self.order_rng is not None and self.order_rng.random() < 0.5:
+                self.call_event(enter)
+                self._conf_joined(conf, b, one)
+            else:
+                self._conf_joined(conf, b, one)
+                self.call_event(enter)
         call.conference = conf
         if call.agent is not None:
             self.agents[call.agent] = call

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -173,6 +174,7 @@ class PbxCore:
         dialplan: DialplanConfig,
         time_scale: float,
         clock: Callable[[], float],
+        order_seed: int | None = None,
     ) -> None:
         self.loop = loop
         self.sink = sink
@@ -180,6 +182,8 @@ class PbxCore:
         self.plan = dialplan
         self.scale = time_scale
         self.clock = clock  # wall-clock epoch seconds, for uniqueids
+        # Seeded shuffling of the events whose real order varies; None: a fixed order.
+        self.order_rng = None if order_seed is None else random.Random(order_seed)
         self.calls: dict[int, Call] = {}
         self.by_name: dict[str, Channel] = {}
         self.by_uid: dict[str, Channel] = {}

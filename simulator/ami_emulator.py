@@ -9,7 +9,8 @@ Python API (stable; the AMI adapter's tests build on it)::
     emu = AmiEmulator(host="127.0.0.1", port=0, username="dialer", secret="secret",
                       time_scale=1.0, dialplan=DialplanConfig(),  # engine_routing=True: prod
                       default_script=CallScript(Outcome.HUMAN),
-                      model=None)               # or TrafficModel(scenario, seed=None)
+                      model=None,               # or TrafficModel(scenario, seed=None)
+                      order_seed=None)          # int: shuffle what varies in real runs
     await emu.start(); ...; await emu.stop()    # or: async with AmiEmulator() as emu:
     emu.host, emu.port
 
@@ -150,6 +151,7 @@ class AmiEmulator:
         model: TrafficModel | None = None,
         banner_version: str = BANNER_VERSION,
         clock: Callable[[], float] = time.time,
+        order_seed: int | None = None,
     ) -> None:
         if not time_scale > 0:
             raise ValueError(
@@ -161,6 +163,7 @@ class AmiEmulator:
         self.time_scale = time_scale
         self.banner_version = banner_version
         self.clock = clock
+        self.order_seed = order_seed
         self.default_script = default_script or CallScript(Outcome.HUMAN)
         self.model = model
         self.sessions: set[Session] = set()
@@ -205,6 +208,7 @@ class AmiEmulator:
             dialplan=self.dialplan,
             time_scale=self.time_scale,
             clock=self.clock,
+            order_seed=self.order_seed,
         )
         await self._listen()
 

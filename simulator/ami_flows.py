@@ -187,25 +187,30 @@ class Pbx(BridgingPbx):
             one.set_language(call.script.language)
             if two is not None:
                 two.set_language(call.script.language)
+        # The captured order of these four varies from run to run (fixtures README,
+        # "Newstate"); with ``order_seed`` the OriginateResponse moves among them.
+        texts: list[str] = []
         one.set_state(UP)
-        self.call_event(ev.newstate(one))
-        self.call_event(ev.dial_end(None, one, "ANSWER"))
-        if call.report:
-            self.call_event(
-                ev.originate_response(
-                    call.action_id,
-                    success=True,
-                    channel=one.name,
-                    location=call.location,
-                    reason=4,
-                    uniqueid=one.uniqueid,
-                    cid_num=one.cid_num,
-                    cid_name=one.cid_name,
-                )
-            )
+        texts.append(ev.newstate(one))
+        texts.append(ev.dial_end(None, one, "ANSWER"))
         if two is not None:
             two.set_state(UP)
-            self.call_event(ev.newstate(two))
+            texts.append(ev.newstate(two))
+        if call.report:
+            orr = ev.originate_response(
+                call.action_id,
+                success=True,
+                channel=one.name,
+                location=call.location,
+                reason=4,
+                uniqueid=one.uniqueid,
+                cid_num=one.cid_num,
+                cid_name=one.cid_name,
+            )
+            at = 2 if self.order_rng is None else self.order_rng.randint(0, len(texts))
+            texts.insert(at, orr)
+        for text in texts:
+            self.call_event(text)
         after = call.script.hangup_after
         self.set_callee_timer(call, math.inf if after is None else after, self.callee_hangup)
         context, exten, application = target
