@@ -77,6 +77,7 @@ class Session(asyncio.Protocol):
         self.username = ""
         self.pending: collections.deque[tuple[float, Message]] = collections.deque()
         self.drain: asyncio.TimerHandle | None = None
+        self.stalled: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -88,8 +89,24 @@ class Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.emu.sessions.discard(self)
         self.authed = False
-        if self.drain is not None:
-            self.drain.cancel()
+        for timer in (self.drain, self.stalled):
+            if timer is not None:
+                timer.cancel()
+
+    def pause_writing(self) -> None:
+        # The client stopped reading: drop it if it does not resume in time (writetimeout).
+        if self.stalled is None:
+            self.stalled = self.emu.loop.call_later(self.emu.write_timeout, self._write_timed_out)
+
+    def resume_writing(self) -> None:
+        if self.stalled is not None:
+            self.stalled.cancel()
+            self.stalled = None
+
+    def _write_timed_out(self) -> None:
+        self.stalled = None
+        if self.transport is not None:
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -152,6 +169,7 @@ class AmiEmulator:
         banner_version: str = BANNER_VERSION,
         clock: Callable[[], float] = time.time,
         order_seed: int | None = None,
+        write_timeout: float = 5.0,
     ) -> None:
         if not time_scale > 0:
             raise ValueError(
@@ -164,6 +182,9 @@ class AmiEmulator:
         self.banner_version = banner_version
         self.clock = clock
         self.order_seed = order_seed
+        # manager.conf ``writetimeout`` (5000 ms in the captured config): a session
+        # whose writes stay blocked this long (seconds) is dropped.
+        self.write_timeout = write_timeout
         self.default_script = default_script or CallScript(Outcome.HUMAN)
         self.model = model
         self.sessions: set[Session] = set()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -207,3 +209,37 @@ async def test_panoramisk_connects_logs_in_pings_and_gets_events(emu: AmiEmulato
     assert [m.get("Response") for m in answered] == ["Success", "Success"]
     assert answered[-1].Reason == "4"
     manager.close()
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_stops_reading_is_cut_off() -> None:
+    # manager.conf writetimeout: Asterisk drops a session whose events pile up.
+    script = CallScript(Outcome.HUMAN, ring=0.0, amd_delay=600.0)
+    async with AmiEmulator(default_script=script, write_timeout=1.0) as emu:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (emu.host, emu.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        await reader.readline()
+        writer.write(b"Action: Login\r\nUsername: dialer\r\nSecret: secret\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)  # logged in; from now on it never reads again
+        c = await connected(emu)
+        # Small batches: client and emulator share this loop, so one huge burst would
+        # stall the reading client too.
+        for batch in range(15):
+            for i in range(batch * 200, batch * 200 + 200):
+                c.send(("Action", "UserEvent"), ("ActionID", f"u{i}"), ("UserEvent", "x" * 4000))
+            await c.response(f"u{batch * 200 + 199}", timeout=10)
+        for _ in range(250):
+            if len(emu.sessions) == 1:
+                break
+            await asyncio.sleep(0.02)
+        assert len(emu.sessions) == 1  # the reading client is still there
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+        for cl in _OPEN:
+            await cl.close()
+        _OPEN.clear()

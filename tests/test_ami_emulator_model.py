@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.ami_emulator import AmiEmulator, main
 from simulator.ami_protocol import (
@@ -189,3 +191,37 @@ def test_standalone_entry_refuses_bad_input(capsys: pytest.CaptureFixture[str]) 
     assert main(["--time-scale", "0"]) == 2
     assert main(["--scenario", "/nonexistent/x.toml"]) == 2
     assert "x.toml" in capsys.readouterr().err
+
+
+@given(st.lists(st.binary(max_size=200), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_framer_never_fails_on_garbage(chunks: list[bytes]) -> None:
+    f = Framer()
+    for chunk in chunks:
+        for m in f.feed(chunk):  # FramingError is impossible below MAX_BLOCK bytes
+            assert all(isinstance(k, str) and isinstance(v, str) for k, v in m.headers)
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.text(alphabet="ABCdefXyz-_", min_size=1, max_size=12),
+                st.text(alphabet=st.characters(blacklist_characters="\r\n"), max_size=40),
+            ),
+            min_size=1,
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(min_value=1, max_value=50),
+)
+@settings(max_examples=150, deadline=None)
+def test_framer_is_independent_of_chunking(blocks: list[list[tuple[str, str]]], size: int) -> None:
+    data = "".join(encode_block(b) for b in blocks).encode()
+    whole = Framer().feed(data)
+    f = Framer()
+    pieces = [m for i in range(0, len(data), size) for m in f.feed(data[i : i + size])]
+    assert pieces == whole
+    assert [list(m.headers) for m in whole] == blocks  # values exactly, spaces included
