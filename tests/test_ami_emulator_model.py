@@ -13,7 +13,8 @@ import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.ami_emulator import AmiEmulator, main
+from simulator.ami_emulator import AmiEmulator
+from simulator.ami_emulator_cli import main
 from simulator.ami_protocol import (
     ALL_EVENTS,
     Framer,
