@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -231,3 +232,26 @@ def test_framer_is_independent_of_chunking(blocks: list[list[tuple[str, str]]], 
     pieces = [m for i in range(0, len(data), size) for m in f.feed(data[i : i + size])]
     assert pieces == whole
     assert [list(m.headers) for m in whole] == blocks  # values exactly, spaces included
+
+
+@pytest.mark.asyncio
+async def test_unscripted_calls_follow_the_traffic_model() -> None:
+    model = _scenario_model(11)
+    async with AmiEmulator(time_scale=0.001, model=model) as emu:
+        c = RawAmiClient()
+        await c.connect(emu.host, emu.port)
+        await c.login(events="call")
+        for i in range(300):
+            _originate(c, f"m{i}", ("Context", "dialer-outbound"), ("Exten", "amd"))
+        await c.response("m299")
+        for _ in range(500):
+            if emu.calls_in_flight == 0 and len(c.events("OriginateResponse")) == 300:
+                break
+            await asyncio.sleep(0.01)
+        reasons = Counter(field(b, "Reason") for b in c.events("OriginateResponse"))
+        await c.close()
+    # large-100-low-contact: 32% answer (human + machine), 4% busy, 12% failed, the rest
+    # ring out; Reason 4 / 5 / 8 / 3 respectively (ring > Timeout also rings out).
+    assert sum(reasons.values()) == 300
+    assert 0.15 < reasons["4"] / 300 < 0.45
+    assert reasons["5"] > 0 and reasons["8"] > 0 and reasons["3"] > 100
