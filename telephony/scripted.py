@@ -342,7 +342,9 @@ class ScriptedTelephony:
         ``NO_ANSWER`` by them); during detection, the detector reports ``HUNG_UP`` first
         (as Asterisk's AMD() sets ``AMDSTATUS=HANGUP``), so the port's order holds."""
         now = self._now()
-        if now < c.answered_at:
+        # The verdict already out means the answer is too, even if the loop ran that timer
+        # up to its clock resolution early (asyncio runs timers due within it at once).
+        if c.verdict is None and now < c.answered_at:
             cause = FailCause.CANCELLED if side is HangupSide.ENGINE else FailCause.NO_ANSWER
             self._emit(c, CallFailed(c.id, now, cause))
             return
