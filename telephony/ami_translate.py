@@ -281,15 +281,25 @@ class AmiTranslator:
             _remember(self._settled, t.uid, self._remember)
         return out
 
-    def reconcile(self, live: Mapping[str, Mapping[str, str]], now: float) -> list[Out]:
+    def reconcile(
+        self,
+        live: Mapping[str, Mapping[str, str]],
+        now: float,
+        *,
+        calls: Iterable[CallId] | None = None,
+    ) -> list[Out]:
         """After a reconnect: ``live`` is ``CoreShowChannel`` entries by Uniqueid.
 
-        Calls whose channel is gone are settled; agents whose conference channel is gone
-        have left; agent channels running ``ConfBridge(<prefix>...)`` that we did not
-        know (joined while we were away) have joined.
+        Calls (all open ones, or only ``calls``: never one placed after the channel list
+        was asked for, whose channel may not exist yet) whose channel is gone are
+        settled; agents whose conference channel is gone have left; agent channels
+        running ``ConfBridge(<prefix>...)`` that we did not know (joined while we were
+        away) have joined.
         """
         out: list[Out] = []
-        for call, uid in list(self.open_calls().items()):
+        check = list(self._calls) if calls is None else [c for c in calls if c in self._calls]
+        for call in check:
+            uid = self._calls[call].uid
             if uid is None or uid not in live:
                 out.extend(self.settle(call, now))
             else:
