@@ -107,7 +107,16 @@ class AmiTelephony:
             self._servers.append(server)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.stats = {"originates": 0, "refused": 0, "strays_hung_up": 0, "reconciled": 0}
+        self.stats = {
+            "originates": 0,
+            "refused": 0,
+            "bridges": 0,
+            "abandon_messages": 0,
+            "machine_messages": 0,
+            "hangups": 0,
+            "strays_hung_up": 0,
+            "reconciled": 0,
+        }
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -209,6 +218,7 @@ class AmiTelephony:
             )
         s = server.conn.settings
         server.translator.bridge_ordered(call, agent)
+        self.stats["bridges"] += 1
         self._order(server, call, {
             "Action": "Redirect", "Channel": placed.uid, "Context": s.conference_context,
             "Exten": agent, "Priority": "1",
@@ -227,6 +237,8 @@ class AmiTelephony:
         s = server.conn.settings
         exten = s.machine_exten if placed.verdict is AmdVerdict.MACHINE else s.abandon_exten
         server.translator.message_ordered(call)
+        machine = placed.verdict is AmdVerdict.MACHINE
+        self.stats["machine_messages" if machine else "abandon_messages"] += 1
         self._order(server, call, {
             "Action": "Setvar", "Channel": placed.uid, "Variable": "DIALER_PROMPT",
             "Value": prompt,
@@ -241,6 +253,7 @@ class AmiTelephony:
         if placed is None:
             return
         placed.server.translator.hangup_ordered(call)
+        self.stats["hangups"] += 1
         self._hangup(placed.server, call, placed.uid, HANGUP_RETRIES)
 
     def engine_verdict(self, as_uuid: str, verdict: AmdVerdict) -> None:
@@ -363,8 +376,11 @@ class AmiTelephony:
                 return
             for msg in results(f.result()):
                 if msg.get("Response") == "Error":
-                    log.warning("AMI %s: %s of call %s failed: %s", server.conn.label,
-                                action["Action"], call, msg.get("Message", "?"))  # fmt: skip
+                    why = msg.get("Message", "?")
+                    # "No such channel": the call ended meanwhile (its Hangup follows).
+                    level = logging.INFO if "no such channel" in why.lower() else logging.WARNING
+                    log.log(level, "AMI %s: %s of call %s failed: %s", server.conn.label,
+                            action["Action"], call, why)  # fmt: skip
 
         fut.add_done_callback(done)
 
