@@ -117,7 +117,7 @@ async def test_progressive_campaign_with_amd_agents_and_machine_messages() -> No
         emu.queue_scripts(*scripts)
         tel = await started(emu, ["1001", "1002"])
         leads = SyntheticPortfolio(len(scripts))
-        runner, out = await run_campaign(
+        _runner, out = await run_campaign(
             tel, pacer=ProgressivePacer(), leads=leads, settings=campaign(), timeout=30
         )
         check_accounting(out, emu)
@@ -180,7 +180,7 @@ async def test_predictive_pacer_through_the_adapter() -> None:
         emu.set_default(CallScript(Outcome.HUMAN, ring=2.0, talk=8.0))
         tel = await started(emu, ["1001", "1002", "1003"])
         pacer = make_pacer("predictive", abandon_target=0.03, connect_deadline=2.0 * SCALE)
-        runner, out = await run_campaign(
+        _runner, out = await run_campaign(
             tel, pacer=pacer, leads=SyntheticPortfolio(25), settings=campaign(), timeout=40
         )
         check_accounting(out, emu)
@@ -219,6 +219,7 @@ async def fault_run(fault: str, caplog: pytest.LogCaptureFixture) -> CampaignOut
         emu.queue_scripts(*(FAULT_SCRIPTS * 60))
         tel = await started(emu, ["1001", "1002", "1003", "1004"])
         fired: list[float] = []
+        tasks: list[asyncio.Task[None]] = []
 
         def during(runner: object) -> None:
             if fired or tel.calls_in_flight < 100:
@@ -227,11 +228,11 @@ async def fault_run(fault: str, caplog: pytest.LogCaptureFixture) -> CampaignOut
             if fault == "cut":
                 emu.drop_connections()
             elif fault == "restart":
-                asyncio.ensure_future(emu.restart(keep_calls=False, downtime=0.3))
+                tasks.append(asyncio.ensure_future(emu.restart(keep_calls=False, downtime=0.3)))
             else:
                 emu.delay_responses(0.4)
 
-        runner, out = await run_campaign(
+        _runner, out = await run_campaign(
             tel,
             pacer=KeepInFlight(110),
             leads=SyntheticPortfolio(240),
