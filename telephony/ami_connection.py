@@ -248,8 +248,10 @@ class AmiConnection:
         """Write ``action`` now; its future resolves with the response(s). Raises
         ``TelephonyError`` if the link is down (nothing is queued for later)."""
         manager = self._manager
-        if not self.up or manager is None or manager.protocol is None:
+        protocol = None if manager is None else manager.protocol
+        if not self.up or protocol is None or protocol.transport.is_closing():
             raise TelephonyError(f"AMI {self.label} is not connected")
+        assert manager is not None
         fut: asyncio.Future[Any] = manager.send_action(action)
         return fut
 
