@@ -57,15 +57,15 @@ async def run_campaign(
     pacer: Pacer,
     leads: SyntheticPortfolio,
     settings: CampaignSettings,
-    wrapup: float = 0.05,
+    wrapup: float | Callable[[], float] = 0.05,
     timeout: float = 60.0,
     during: Callable[[CampaignRunner], None] | None = None,
 ) -> tuple[CampaignRunner, CampaignOutcome]:
     """Run until every lead is dialled and every call has ended (or ``timeout``).
 
-    ``tel`` must be started. ``during`` is called every 20 ms with the runner (fault
-    injection, progress). The adapter is closed at the end (that ends the runner's
-    event loop cleanly).
+    ``tel`` must be started. ``wrapup``: seconds, or a function drawing them.
+    ``during`` is called every 20 ms with the runner (fault injection, progress).
+    The adapter is closed at the end (that ends the runner's event loop cleanly).
     """
     loop = asyncio.get_running_loop()
     leads.results = []
@@ -74,7 +74,8 @@ async def run_campaign(
 
     def on_agent(agent: Agent) -> None:
         if agent.state is AgentState.WRAPUP:
-            loop.call_later(wrapup, _finish, runner, agent.id)
+            delay = wrapup() if callable(wrapup) else wrapup
+            loop.call_later(delay, _finish, runner, agent.id)
 
     runner.add_agent_listener(on_agent)
     t0 = loop.time()

@@ -131,6 +131,9 @@ class AmiTelephony:
         if errors:
             await self.close()
             raise TelephonyError("; ".join(errors))
+        # Agents already sitting in their conferences (an engine restart mid-shift).
+        for server in self._servers:
+            await self._reconcile(server, older_than=float("-inf"))
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -270,6 +273,13 @@ class AmiTelephony:
         """The AudioSocket UUID the dialplan will connect with for ``call``."""
         placed = self._calls.get(call)
         return None if placed is None else placed.as_uuid
+
+    async def ask(
+        self, action: dict[str, str | list[str]], *, server: int = 0
+    ) -> list[dict[str, str]]:
+        """Send one AMI action to server number ``server`` and return its response
+        message(s) (diagnostics: ``dialer telephony check``)."""
+        return await self._servers[server].conn.request(action)
 
     # ------------------------------------------------------------------ queries
 
@@ -451,6 +461,8 @@ class AmiTelephony:
         self._emit(server, events)
         ended = sum(1 for e in events if isinstance(e, (CallFailed, CallHungUp)))
         self.stats["reconciled"] += before
+        if before == 0:
+            return
         log.warning(
             "AMI %s: reconciled %d calls in flight: %d still up, %d ended while we could "
             "not see them", server.conn.label, before, before - ended, ended,
