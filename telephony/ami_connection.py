@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -153,7 +154,12 @@ class AmiConnection:
         try:
             await asyncio.wait_for(manager.connect(), s.connect_timeout)
         except (OSError, TimeoutError) as exc:
-            why = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+            if isinstance(exc, TimeoutError):
+                why = "timed out"
+            elif exc.errno is not None:
+                why = os.strerror(exc.errno)  # "Connection refused", "No route to host"...
+            else:
+                why = str(exc)
             raise TelephonyError(f"cannot reach AMI at {s.host}:{s.port}: {why}") from None
         login = {"Action": "Login", "Username": s.username, "Secret": s.secret}
         login["Events"] = s.events
