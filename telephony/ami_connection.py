@@ -18,6 +18,12 @@ of the fixtures README ("panoramisk 1.4 on Python 3.11") and how they are avoide
 - Every await is bounded by ``asyncio.wait_for``.
 - The secret: panoramisk would log an unsent Login action in full; its logger gets a
   filter that masks the secret.
+- Parsing: panoramisk decodes each TCP chunk on its own with ``errors='ignore'`` (a
+  UTF-8 character split across chunks is lost) and builds a case-insensitive ``Message``
+  plus an fnmatch dispatch per event (about 25,000 events/s here, under the 50,000/s
+  target). ``AmiProtocol`` (panoramisk's ``protocol_factory`` hook) parses with our
+  ``AmiParser`` instead: events go to us as plain dicts; messages that answer one of
+  our actions still go through panoramisk's ``handle_message`` and resolve its future.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
 from dialer.errors import TelephonyError
+from telephony.ami_codec import AmiParser
 from telephony.ami_settings import AmiSettings
 
 log = logging.getLogger("telephony.ami")
@@ -77,6 +86,28 @@ def results(result: object) -> list[AmiMessage]:
     return [message_dict(m) for m in items if isinstance(m, Mapping)]
 
 
+class AmiProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
+    """panoramisk's protocol with our parser (see the module docstring)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.parser = AmiParser()
+
+    def data_received(self, data: bytes) -> None:
+        responses = self.responses
+        for msg in self.parser.feed(data):
+            action_id = msg.get("ActionID")
+            if action_id is not None and action_id in responses:
+                self.handle_message(Message(msg))  # resolves the action's future
+                continue
+            event = msg.get("Event")
+            if event is None:
+                continue
+            if event == "Shutdown":
+                self.connection_lost(msg)  # as panoramisk does: reconnect after a restart
+            self.factory.dispatch_dict(msg)
+
+
 class _Manager(Manager):  # type: ignore[misc]  # panoramisk is untyped
     """panoramisk's Manager with its connection lifecycle handed to ``AmiConnection``."""
 
@@ -93,6 +124,9 @@ class _Manager(Manager):  # type: ignore[misc]  # panoramisk is untyped
         if self.pinger is not None:  # we ping ourselves, with a deadline
             self.pinger.cancel()
             self.pinger = None
+
+    def dispatch_dict(self, msg: AmiMessage) -> None:
+        self._owner.dispatch(msg)
 
     def connection_lost(self, exc: object) -> None:
         self._connected = False
@@ -148,8 +182,8 @@ class AmiConnection:
                 ping_delay=10**6,
                 forgetable_actions=_Every(),
                 log=self._wire_log,
+                protocol_factory=AmiProtocol,
             )
-            self._manager.register_event("*", self._dispatch)
         manager = self._manager
         try:
             await asyncio.wait_for(manager.connect(), s.connect_timeout)
@@ -274,5 +308,6 @@ class AmiConnection:
             ) from None
         return results(result)
 
-    def _dispatch(self, manager: object, message: Mapping[str, Any]) -> None:
-        self._on_message(message_dict(message))
+    def dispatch(self, msg: AmiMessage) -> None:
+        """An AMI event (not an answer to one of our actions), from ``AmiProtocol``."""
+        self._on_message(msg)
