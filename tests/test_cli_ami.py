@@ -165,3 +165,21 @@ def test_simulate_through_the_ami_emulator(
     assert result["dials"] > 10
     assert result["adapter"]["originates"] == result["dials"]
     assert sum(result["outcomes"].values()) + result["in_flight_at_end"] == result["dials"]
+
+
+def test_the_example_ami_section_uncommented_gives_the_defaults() -> None:
+    import tomllib  # noqa: PLC0415
+
+    from telephony.ami_config import servers_from_config  # noqa: PLC0415
+    from telephony.ami_settings import AmiSettings  # noqa: PLC0415
+
+    text = (Path(__file__).resolve().parents[1] / "config.example.toml").read_text("utf-8")
+    section = text[text.index("# --- ami ---") :].splitlines()[3:]
+    plain = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in section)
+    (server,) = servers_from_config(
+        tomllib.loads(plain)["ami"], source="example", env={"DIALER_AMI_SECRET": "x"}
+    )
+    defaults = AmiSettings(secret="x", name="pbx1")
+    for key in ("outbound_context", "events", "ping_interval", "reconnect_max", "login_context"):
+        assert getattr(server, key) == getattr(defaults, key)
+    assert server.trunks[0].template == "PJSIP/{number}@carrier"
