@@ -90,7 +90,11 @@ async def run_campaign(
             await asyncio.sleep(0.02)
     finally:
         runner.stop()
-        await tel.close()  # closes the event stream: the runner's consumer ends
+        # The runner ends at its next event; the adapter's close ends the stream if none
+        # comes (its orders still in flight are cancelled with the runner's tasks).
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), 0.5)
+        await tel.close()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, 2.0)
     results = leads.results or []

@@ -209,6 +209,9 @@ class AmiTelephony:
         placed.watchdog = loop.call_later(
             request.ring_timeout + s.originate_grace, self._stuck, server, call
         )
+        # Let the event loop breathe between the originates of a burst: a verdict read
+        # meanwhile is routed now, not after the whole batch (decision latency).
+        await asyncio.sleep(0)
 
     async def bridge(self, call: CallId, agent: AgentId) -> None:
         placed = self._calls.get(call)

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
@@ -92,6 +93,24 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]  # panoramisk is untyped
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.parser = AmiParser()
+        self._out: list[bytes] = []
+
+    def send(self, data: Any, as_list: bool | None = False) -> asyncio.Future[Any]:
+        """panoramisk's ``send``, with the writes of one loop iteration coalesced into one
+        (a burst of originates costs one ``send()`` syscall, not one each)."""
+        action = data if isinstance(data, Action) else Action(data, as_list=as_list)
+        action.as_list = as_list
+        self.responses[action.id] = action
+        self._out.append(str(action).encode(self.encoding))
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+        future: asyncio.Future[Any] = action.future
+        return future
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
 
     def data_received(self, data: bytes) -> None:
         responses = self.responses
