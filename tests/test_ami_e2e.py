@@ -34,6 +34,7 @@ from telephony.port import Originate
 from telephony.presence import AgentJoined, AgentLeft
 
 SCALE = 0.05  # wall seconds per modelled second
+T = "PJSIP/{number}@carrier"
 SECRET = "s3cr3t-never-logged"
 
 
@@ -342,3 +343,64 @@ async def test_agent_presence_and_garbage_on_the_wire() -> None:
         assert isinstance(left, AgentLeft) and left.agent == "1001"
         assert tel.servers_up()  # the garbage did not break the connection for good
         await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_several_servers_share_calls_by_free_channels_and_a_dropped_one_gets_none() -> None:
+    async with emulator() as a, emulator() as b:
+        for emu in (a, b):
+            emu.set_default(CallScript(Outcome.NO_ANSWER))  # rings: calls stay in flight
+        small = ami_settings(a, name="small", trunks=(Trunk(name="t", template=T, channels=10),))
+        big = ami_settings(b, name="big", trunks=(Trunk(name="t", template=T, channels=30),))
+        tel = AmiTelephony([small, big])
+        await tel.start()
+        for i in range(20):
+            await tel.originate(Originate(CallId(f"c{i}"), LeadId("l"), "5215512345678", 100.0))
+        await asyncio.sleep(0.1)
+        # Most free channels (as a share of the trunk) first: 5 on the small, 15 on the big.
+        assert (a.originates, b.originates) == (5, 15)
+        await b.restart(keep_calls=False, downtime=1.0)
+        await asyncio.sleep(0.05)
+        assert tel.servers_up() == [small.label]
+        for i in range(20, 25):
+            await tel.originate(Originate(CallId(f"c{i}"), LeadId("l"), "5215512345678", 100.0))
+        await asyncio.sleep(0.1)
+        assert (a.originates, b.originates) == (10, 15)  # the dropped server got none
+        with pytest.raises(TelephonyError, match="channel limit"):
+            await tel.originate(Originate(CallId("c99"), LeadId("l"), "5215512345678", 100.0))
+        for _ in range(200):  # back: its lost calls reconciled (closed), it takes calls again
+            if len(tel.servers_up()) == 2 and tel.stats["reconciled"] >= 15:
+                break
+            await asyncio.sleep(0.02)
+        assert len(tel.servers_up()) == 2
+        assert tel.calls_in_flight == 10
+        await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_agent_leaving_mid_call_is_logged_out_when_the_call_ends() -> None:
+    async with emulator() as emu:
+        emu.set_default(CallScript(Outcome.HUMAN, ring=0.5, talk=60.0))
+        tel = await started(emu, ["1001"])
+        leads = SyntheticPortfolio(1)
+        seen: list[str] = []
+
+        def during(runner: object) -> None:
+            from dialer.runner import CampaignRunner  # noqa: PLC0415
+
+            assert isinstance(runner, CampaignRunner)
+            agent = runner.agents.get(AgentId("1001"))
+            if agent is None:
+                return
+            seen.append(str(agent.state))
+            if str(agent.state) == "on_call" and "1001" in emu.agents_present():
+                emu.agent_logout("1001")  # the phone hangs up in the middle of the call
+
+        runner, out = await run_campaign(
+            tel, pacer=ProgressivePacer(), leads=leads, settings=campaign(), timeout=10,
+            during=during,
+        )  # fmt: skip
+        check_accounting(out, emu, tel)
+        assert "on_call" in seen
+        assert str(runner.agents[AgentId("1001")].state) == "offline"
+        assert out.results[0].outcome is AttemptOutcome.CONNECTED
