@@ -154,6 +154,21 @@ def _redirect(emu: AmiEmulator, s: Session, msg: Message, aid: str | None) -> No
     emu.pbx.redirect(call, context, exten)
 
 
+def _bridge(emu: AmiEmulator, s: Session, msg: Message, aid: str | None) -> None:
+    names = msg.get("Channel1").strip(), msg.get("Channel2").strip()
+    chans = [emu.pbx.find(n) for n in names]
+    for i, (name, ch) in enumerate(zip(names, chans, strict=True), start=1):
+        if ch is None:
+            s.write(response(aid, "Error", ("Message", f"Channel{i} does not exist: {name}")))
+            return
+    ch1, ch2 = chans
+    assert ch1 is not None and ch2 is not None
+    error = emu.pbx.bridge_action(ch1, ch2)
+    # Bridging two calls outside a conference is not emulated (the engine never does
+    # it; issue 4 routes through conferences): say so rather than pretend.
+    s.write(response(aid, "Error", ("Message", error or "Bridge is not emulated")))
+
+
 def _hangup(emu: AmiEmulator, s: Session, msg: Message, aid: str | None) -> None:
     ch = _find(emu, s, msg, aid)
     if ch is None:
@@ -183,12 +198,9 @@ def _core_show_channels(emu: AmiEmulator, s: Session, msg: Message, aid: str | N
         secs = _duration(ch, now, emu.time_scale)
         dur = f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
         s.write(
-            ev.event(
-                "CoreShowChannel",
-                ev.CALL,
-                f"{a}{ch.headers()}BridgeId: {_bridge_id(ch)}\r\nApplication: {ch.app}\r\n"
-                f"ApplicationData: {ch.app_data}\r\nDuration: {dur}\r\n",
-            )
+            f"Event: CoreShowChannel\r\n{a}{ch.headers()}BridgeId: {_bridge_id(ch)}\r\n"
+            f"Application: {ch.app}\r\nApplicationData: {ch.app_data}\r\n"
+            f"Duration: {dur}\r\n\r\n"
         )
     s.write(
         f"Event: CoreShowChannelsComplete\r\n{a}EventList: Complete\r\n"
@@ -211,16 +223,15 @@ def _status(emu: AmiEmulator, s: Session, msg: Message, aid: str | None) -> None
     now = emu.loop.time()
     for ch in chans:
         s.write(
-            ev.event(
-                "Status",
-                ev.CALL,
+            "Event: Status\r\nPrivilege: Call\r\n"
+            + (
                 f"{a}{ch.headers()}Type: {ch.name.split('/', 1)[0]}\r\nDNID: \r\n"
                 f"EffectiveConnectedLineNum: {ch.conn_num}\r\n"
                 f"EffectiveConnectedLineName: {ch.conn_name}\r\nTimeToHangup: 0\r\n"
                 f"BridgeID: {_bridge_id(ch)}\r\nApplication: {ch.app}\r\nData: {ch.app_data}\r\n"
                 "Nativeformats: (slin)\r\nReadformat: slin\r\nReadtrans: \r\n"
                 "Writeformat: slin\r\nWritetrans: \r\nCallgroup: 0\r\nPickupgroup: 0\r\n"
-                f"Seconds: {_duration(ch, now, emu.time_scale)}\r\n",
+                f"Seconds: {_duration(ch, now, emu.time_scale)}\r\n\r\n"
             )
         )
     n = len(chans)
@@ -290,7 +301,8 @@ def _confbridge_list(emu: AmiEmulator, s: Session, msg: Message, aid: str | None
     for ch in b.members:
         secs = _duration(ch, now, emu.time_scale)
         body = f"{a}Conference: {conf}\r\n{flags}AnsweredTime: {secs}\r\n{ch.headers()}"
-        s.write(ev.event("ConfbridgeList", ev.CALL, body))
+        # List items are replies to one session: no Privilege header (as captured).
+        s.write(f"Event: ConfbridgeList\r\n{body}\r\n")
     s.write(
         f"Event: ConfbridgeListComplete\r\n{a}EventList: Complete\r\n"
         f"ListItems: {len(b.members)}\r\n\r\n"
@@ -306,6 +318,7 @@ _ACTIONS = {
     "originate": _originate,
     "redirect": _redirect,
     "hangup": _hangup,
+    "bridge": _bridge,
     "coreshowchannels": _core_show_channels,
     "status": _status,
     "getvar": _getvar,

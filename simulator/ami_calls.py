@@ -30,8 +30,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from simulator import ami_events as ev
 from simulator.ami_events import Bridge, Channel
@@ -68,6 +70,27 @@ class DialplanConfig:
     abandon_prompt: float = 5.509
     machine_prompt: float = 6.063
     engine_routing: bool = False
+    # Options that follow our production dialplan (asterisk/extensions_dialer.conf of
+    # the ami branch) where it differs from the captured harness; all off by default.
+    engine_exten: str = "engine"  # amd_context exten: TryExec(AudioSocket) then AMD()
+    hangup_handler: bool = False  # UserEvent DialerHangup before every ;1 Hangup
+    conference_guard: bool = False  # no agent in the room: UserEvent NoAgent, abandon
+    end_marked: bool = False  # the agent leaves: its customers are put out (ENDMARKED)
+
+    @classmethod
+    def dialer_dialplan(cls, **overrides: Any) -> DialplanConfig:
+        """Our production dialplan (extensions_dialer.conf): the engine routes every
+        decided call within ``DIALER_HOLD`` (3 s), hangup handler, conference guard,
+        customers ``end_marked``, agents log in through ``dialer-agent-login``."""
+        base: dict[str, Any] = {
+            "engine_routing": True,
+            "hold": 3.0,
+            "hangup_handler": True,
+            "conference_guard": True,
+            "end_marked": True,
+            "login_context": "dialer-agent-login",
+        }
+        return cls(**(base | overrides))
 
     def __post_init__(self) -> None:
         for name in ("hold", "abandon_prompt", "machine_prompt"):
@@ -90,6 +113,7 @@ class Call:
         "connected",
         "dial_string",
         "done",
+        "handler",
         "id",
         "in_amd",
         "location",
@@ -97,6 +121,7 @@ class Call:
         "plan_timers",
         "report",
         "reported_uid",
+        "resume",
         "script",
         "two",
         "verdict",
@@ -116,10 +141,13 @@ class Call:
         self.answered_at = -1.0
         self.callee_timer: asyncio.TimerHandle | None = None
         self.plan_timers: list[asyncio.TimerHandle] = []
+        # What runs when a Wait() is cut short (the dialplan's next priority).
+        self.resume: Callable[[], None] | None = None
         self.agent_legs: tuple[Channel, Channel] | None = None
         self.conference: str | None = None
         self.connected = False
         self.in_amd = False
+        self.handler = False  # a hangup handler was pushed (DialplanConfig.hangup_handler)
         self.verdict: str | None = None
         self.done = False
 
@@ -146,6 +174,7 @@ class PbxCore:
         dialplan: DialplanConfig,
         time_scale: float,
         clock: Callable[[], float],
+        order_seed: int | None = None,
     ) -> None:
         self.loop = loop
         self.sink = sink
@@ -153,6 +182,8 @@ class PbxCore:
         self.plan = dialplan
         self.scale = time_scale
         self.clock = clock  # wall-clock epoch seconds, for uniqueids
+        # Seeded shuffling of the events whose real order varies; None: a fixed order.
+        self.order_rng = None if order_seed is None else random.Random(order_seed)
         self.calls: dict[int, Call] = {}
         self.by_name: dict[str, Channel] = {}
         self.by_uid: dict[str, Channel] = {}
@@ -177,6 +208,13 @@ class PbxCore:
         for h in call.plan_timers:
             h.cancel()
         call.plan_timers.clear()
+        call.resume = None
+
+    def wait(self, call: Call, seconds: float, then: Callable[[], None]) -> None:
+        """``Wait(seconds)``, then ``then()``; a Wait cut short runs ``then()`` at once."""
+        call.one.app, call.one.app_data = "Wait", f"{seconds:g}"
+        self.later(call, seconds, then)
+        call.resume = then
 
     def set_callee_timer(self, call: Call, seconds: float, fn: Callable[[Call], None]) -> None:
         """(Re)arm the far end's own hang-up: ``fn(call)`` after ``seconds`` (inf: never)."""

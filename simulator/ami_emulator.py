@@ -6,9 +6,11 @@ values of ``shared/fixtures/asterisk-ami/transcripts`` (see ``docs/ami-emulator.
 
 Python API (stable; the AMI adapter's tests build on it)::
 
-    emu = AmiEmulator(username="dialer", secret="secret", time_scale=1.0,
-                      dialplan=DialplanConfig(), default_script=CallScript(Outcome.HUMAN),
-                      model=None)               # or TrafficModel(scenario)
+    emu = AmiEmulator(host="127.0.0.1", port=0, username="dialer", secret="secret",
+                      time_scale=1.0, dialplan=DialplanConfig(),  # engine_routing=True: prod
+                      default_script=CallScript(Outcome.HUMAN),
+                      model=None,               # or TrafficModel(scenario, seed=None)
+                      order_seed=None)          # int: shuffle what varies in real runs
     await emu.start(); ...; await emu.stop()    # or: async with AmiEmulator() as emu:
     emu.host, emu.port
 
@@ -33,7 +35,7 @@ Python API (stable; the AMI adapter's tests build on it)::
 
 Times in scripts and ``DialplanConfig`` are modelled seconds; ``time_scale`` is wall
 seconds per modelled second (0.1 plays a call ten times faster), and also scales the
-Originate ``Timeout``.
+Originate ``Timeout``. Standalone: ``python -m simulator.ami_emulator --help``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -53,6 +56,8 @@ from simulator.ami_flows import Pbx
 from simulator.ami_protocol import ALL_EVENTS as _ALL
 from simulator.ami_protocol import Framer, FramingError, Message, parse_event_mask, response
 from simulator.ami_scripts import CallScript, Outcome, TrafficModel
+
+log = logging.getLogger(__name__)
 
 BANNER_VERSION = "11.0.0"  # the captured Asterisk 22.10.1 says "Asterisk Call Manager/11.0.0"
 
@@ -70,6 +75,7 @@ class Session(asyncio.Protocol):
         self.username = ""
         self.pending: collections.deque[tuple[float, Message]] = collections.deque()
         self.drain: asyncio.TimerHandle | None = None
+        self.stalled: asyncio.TimerHandle | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -81,8 +87,24 @@ class Session(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.emu.sessions.discard(self)
         self.authed = False
-        if self.drain is not None:
-            self.drain.cancel()
+        for timer in (self.drain, self.stalled):
+            if timer is not None:
+                timer.cancel()
+
+    def pause_writing(self) -> None:
+        # The client stopped reading: drop it if it does not resume in time (writetimeout).
+        if self.stalled is None:
+            self.stalled = self.emu.loop.call_later(self.emu.write_timeout, self._write_timed_out)
+
+    def resume_writing(self) -> None:
+        if self.stalled is not None:
+            self.stalled.cancel()
+            self.stalled = None
+
+    def _write_timed_out(self) -> None:
+        self.stalled = None
+        if self.transport is not None:
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -144,6 +166,8 @@ class AmiEmulator:
         model: TrafficModel | None = None,
         banner_version: str = BANNER_VERSION,
         clock: Callable[[], float] = time.time,
+        order_seed: int | None = None,
+        write_timeout: float = 5.0,
     ) -> None:
         if not time_scale > 0:
             raise ValueError(
@@ -155,6 +179,10 @@ class AmiEmulator:
         self.time_scale = time_scale
         self.banner_version = banner_version
         self.clock = clock
+        self.order_seed = order_seed
+        # manager.conf ``writetimeout`` (5000 ms in the captured config): a session
+        # whose writes stay blocked this long (seconds) is dropped.
+        self.write_timeout = write_timeout
         self.default_script = default_script or CallScript(Outcome.HUMAN)
         self.model = model
         self.sessions: set[Session] = set()
@@ -199,6 +227,7 @@ class AmiEmulator:
             dialplan=self.dialplan,
             time_scale=self.time_scale,
             clock=self.clock,
+            order_seed=self.order_seed,
         )
         await self._listen()
 
@@ -378,8 +407,17 @@ class AmiEmulator:
     # ------------------------------------------------------------------ actions
 
     def handle(self, s: Session, msg: Message) -> None:
-        """Run one action from ``s`` and write its response (``simulator.ami_actions``)."""
-        ami_actions.handle(self, s, msg)
+        """Run one action from ``s`` and write its response (``simulator.ami_actions``).
+
+        An emulator bug must not look like a PBX that went silent: it is logged with the
+        action's name (never its headers: a Login carries the secret) and answered.
+        """
+        try:
+            ami_actions.handle(self, s, msg)
+        except Exception:
+            log.exception("AMI emulator: action %r failed", msg.action[:40])
+            aid = msg.get("ActionID") if msg.has("ActionID") else None
+            s.write(response(aid, "Error", ("Message", "Internal error in the emulator")))
 
     # ------------------------------------------------------------------ login
 
@@ -417,3 +455,9 @@ class AmiEmulator:
                 f"UsingPassword: 0\r\nSessionTV: {tv}\r\n"
             )
             s.write(ev.event("SuccessfulAuth", ev.SECURITY, body))
+
+
+if __name__ == "__main__":  # python -m simulator.ami_emulator
+    from simulator.ami_emulator_cli import main
+
+    raise SystemExit(main())

@@ -44,6 +44,7 @@ class Channel:
         "context",
         "created",
         "exten",
+        "language",
         "linkedid",
         "name",
         "priority",
@@ -74,6 +75,7 @@ class Channel:
         self.context = context
         self.exten = exten
         self.priority = 1
+        self.language = "en"
         self.created = created  # loop time, seconds
         self.app = "AppDial2"
         self.app_data = "(Outgoing Line)"
@@ -87,6 +89,10 @@ class Channel:
 
     def goto(self, context: str, exten: str, priority: int = 1) -> None:
         self.context, self.exten, self.priority = context, exten, priority
+        self._hdr = None
+
+    def set_language(self, language: str) -> None:
+        self.language = language
         self._hdr = None
 
     def set_callerid(self, num: str, name: str, conn_num: str, conn_name: str) -> None:
@@ -106,7 +112,7 @@ class Channel:
             f"{p}ChannelStateDesc: {STATE_DESC.get(self.state, 'Unknown')}\r\n"
             f"{p}CallerIDNum: {self.cid_num}\r\n{p}CallerIDName: {self.cid_name}\r\n"
             f"{p}ConnectedLineNum: {self.conn_num}\r\n{p}ConnectedLineName: {self.conn_name}\r\n"
-            f"{p}Language: en\r\n{p}AccountCode: \r\n{p}Context: {self.context}\r\n"
+            f"{p}Language: {self.language}\r\n{p}AccountCode: \r\n{p}Context: {self.context}\r\n"
             f"{p}Exten: {self.exten}\r\n{p}Priority: {self.priority}\r\n"
             f"{p}Uniqueid: {self.uniqueid}\r\n{p}Linkedid: {self.linkedid}\r\n"
         )

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 
 from simulator import ami_events as ev
-from simulator.ami_calls import Call, PbxCore
+from simulator.ami_bridges import BUSY_STATE, DOWN, RING, RINGING, UP, BridgingPbx
+from simulator.ami_calls import Call
 from simulator.ami_events import Bridge, Channel
 from simulator.ami_scripts import FAILURES, CallScript, Outcome
 
-UP, RING, RINGING, BUSY_STATE, DOWN = 6, 4, 5, 7, 0
-_MODELLED_AGENT_DIAL_TIMEOUT = 20.0  # Dial(Local/${AGENT}@agents,20) in extensions.conf
+
+def _in_conference(ch: Channel) -> bool:
+    return ch.bridge is not None and ch.bridge.technology == "softmix"
 
 
 def parse_callerid(value: str) -> tuple[str, str]:
@@ -29,8 +31,8 @@ def parse_callerid(value: str) -> tuple[str, str]:
     return (value, value) if value else (ev.UNKNOWN, ev.UNKNOWN)
 
 
-class Pbx(PbxCore):
-    """``PbxCore`` plus the flows; the AMI server calls the public methods below."""
+class Pbx(BridgingPbx):
+    """``BridgingPbx`` plus the call flows; the AMI server calls the public methods below."""
 
     # ------------------------------------------------------------------ originate
 
@@ -97,14 +99,6 @@ class Pbx(PbxCore):
             self.add_channel(call, two)
             self.call_event(ev.newchannel(two))
         s = call.script
-        if s.outcome is Outcome.NONEXISTENT:
-            # nonexistent_extension: ;2 finds no extension; no Dial events at all.
-            if two is not None:
-                self.call_event(ev.hangup(two, 0))
-            self._report_failure(call, 0)
-            self.call_event(ev.hangup(one, 0))
-            self.finish(call)
-            return call
         for name, value in reversed(variables):  # captured in reverse order on ;1
             self.varset(one, name, value)
         if two is not None:
@@ -114,6 +108,14 @@ class Pbx(PbxCore):
         one.set_callerid(num, name, num, name)
         if two is not None:
             two.set_callerid(num, name, num, name)
+        if s.outcome is Outcome.NONEXISTENT:
+            # nonexistent_extension: ;2 finds no extension; no Dial events at all.
+            if two is not None:
+                self.call_event(ev.hangup(two, 0))
+            self._report_failure(call, 0)
+            self.call_event(ev.hangup(one, 0))
+            self.finish(call)
+            return call
         self.call_event(ev.dial_begin(None, one, resource))
         ring = math.inf if s.outcome is Outcome.NO_ANSWER else (s.ring or 0.0)
         if ring > 0:
@@ -133,26 +135,6 @@ class Pbx(PbxCore):
         else:
             self.later(call, ring, self._answer, call, target)
         return call
-
-    def _report_failure(self, call: Call, reason: int) -> None:
-        if call.report:
-            self.call_event(
-                ev.originate_response(
-                    call.action_id,
-                    success=False,
-                    channel=call.dial_string,
-                    location=call.location,
-                    reason=reason,
-                    uniqueid=call.reported_uid or ev.UNKNOWN,
-                    cid_num=call.one.cid_num,
-                    cid_name=call.one.cid_name,
-                )
-            )
-
-    def _hangup_far(self, call: Call, cause: int) -> None:
-        """Hangup of the ``;2`` half, or nothing for a single-leg trunk channel."""
-        if call.two is not None:
-            self.call_event(ev.hangup(call.two, cause))
 
     def _no_answer(self, call: Call) -> None:
         # noanswer: HangupRequest ;2 19, OR Failure/3, ;2 then ;1 Hangup 19; no DialEnd.
@@ -201,25 +183,34 @@ class Pbx(PbxCore):
         # human_es: Newstate ;1 Up, DialEnd ANSWER, OriginateResponse 4, Newstate ;2 Up.
         one, two = call.one, call.two
         call.answered_at = self.loop.time()
+        if call.script.language != one.language:
+            one.set_language(call.script.language)
+            if two is not None:
+                two.set_language(call.script.language)
+        # The captured order of these four varies from run to run (fixtures README,
+        # "Newstate"); with ``order_seed`` the OriginateResponse moves among them.
+        texts: list[str] = []
         one.set_state(UP)
-        self.call_event(ev.newstate(one))
-        self.call_event(ev.dial_end(None, one, "ANSWER"))
-        if call.report:
-            self.call_event(
-                ev.originate_response(
-                    call.action_id,
-                    success=True,
-                    channel=one.name,
-                    location=call.location,
-                    reason=4,
-                    uniqueid=one.uniqueid,
-                    cid_num=one.cid_num,
-                    cid_name=one.cid_name,
-                )
-            )
+        texts.append(ev.newstate(one))
+        texts.append(ev.dial_end(None, one, "ANSWER"))
         if two is not None:
             two.set_state(UP)
-            self.call_event(ev.newstate(two))
+            texts.append(ev.newstate(two))
+        if call.report:
+            orr = ev.originate_response(
+                call.action_id,
+                success=True,
+                channel=one.name,
+                location=call.location,
+                reason=4,
+                uniqueid=one.uniqueid,
+                cid_num=one.cid_num,
+                cid_name=one.cid_name,
+            )
+            at = 2 if self.order_rng is None else self.order_rng.randint(0, len(texts))
+            texts.insert(at, orr)
+        for text in texts:
+            self.call_event(text)
         after = call.script.hangup_after
         self.set_callee_timer(call, math.inf if after is None else after, self.callee_hangup)
         context, exten, application = target
@@ -235,6 +226,13 @@ class Pbx(PbxCore):
         p, one = self.plan, call.one
         one.goto(context, exten, 1)
         if context == p.amd_context:
+            call.handler = call.handler or p.hangup_handler
+        if context == p.amd_context and exten == p.engine_exten:
+            # Our detector's TryExec(AudioSocket()): the emulator runs no AudioSocket
+            # server, so it fails as in as_server_down_tryexec (12 ms) and AMD() decides.
+            one.app, one.app_data = "TryExec", "AudioSocket"
+            self.later(call, 0.012, self._audiosocket_failed, call)
+        elif context == p.amd_context:
             call.in_amd = True
             one.app, one.app_data = "AMD", ""
             self.later(call, call.script.amd_delay or 0.0, self._verdict, call)
@@ -246,24 +244,24 @@ class Pbx(PbxCore):
             self.user_event(one, "AgentLogin", [("Agent", exten)])
             self.conf_join(call, p.conference_prefix + exten)
         elif context == p.conference_context:
-            self.conf_join(call, p.conference_prefix + exten)
+            conf = p.conference_prefix + exten
+            b = self.conferences.get(conf)
+            if p.conference_guard and not (b and any(self._is_agent(m) for m in b.members)):
+                # extensions_dialer.conf: CONFBRIDGE_INFO(parties) < 1 -> NoAgent, abandon.
+                self.user_event(one, "NoAgent", [self._ids(call)[1], ("Agent", exten)])
+                self._abandon(call)
+            else:
+                self.conf_join(call, conf)
         elif context == p.route_context and exten == p.abandon_exten:
             self._abandon(call)
         elif context == p.route_context and exten == p.machine_message_exten:
-            self._machine_message(call)
+            self._machine_message(call, announce=True)
         elif context == p.route_context:
             self._dial_agent(call, exten)
         else:
             # No such extension: the PBX hangs the channel up (not captured; cause 0 as
             # for a failed application, fixtures README AudioSocket "Status" section).
             self.dialer_hangup(call, 0)
-
-    def _ids(self, call: Call) -> list[tuple[str, str]]:
-        v = call.one.variables
-        return [
-            ("LeadID", v.get(self.plan.lead_var, "")),
-            ("CallID", v.get(self.plan.call_var, "")),
-        ]
 
     def _verdict(self, call: Call) -> None:
         # human_es / machine_es: VarSet AMDSTATUS, VarSet AMDCAUSE, UserEvent AMDResult.
@@ -281,16 +279,24 @@ class Pbx(PbxCore):
             if v.get("LEAVE_VM") == "1":
                 self._machine_message(call)
             elif p.engine_routing:
-                one.app, one.app_data = "Wait", str(p.hold)
-                self.later(call, p.hold, self.dialer_hangup, call, 16)
+                self.wait(call, p.hold, lambda: self.dialer_hangup(call, 16))
             else:
                 self.dialer_hangup(call, 16)
         elif engine:
             # human_es_engine_hold_abandon: Wait(2) for the engine's Redirect, then abandon.
-            one.app, one.app_data = "Wait", str(p.hold)
-            self.later(call, p.hold, self._abandon, call)
+            self.wait(call, p.hold, lambda: self._abandon(call))
         else:
             self._dial_agent(call, v.get("AGENT", p.default_agent))
+
+    def _audiosocket_failed(self, call: Call) -> None:
+        one = call.one
+        uuid = one.variables.get("DIALER_AS_UUID", "")
+        pairs = [*self._ids(call), ("AsUUID", uuid), ("TryStatus", "FAILED")]
+        self.varset(one, "TRYSTATUS", "FAILED")
+        self.user_event(one, "AudioSocketDone", pairs)
+        call.in_amd = True
+        one.app, one.app_data = "AMD", ""
+        self.later(call, call.script.amd_delay or 0.0, self._verdict, call)
 
     def _audiosocket_done(self, call: Call) -> None:
         one = call.one
@@ -300,8 +306,7 @@ class Pbx(PbxCore):
             hold = float(one.variables.get("HOLD", "") or 2.0)
         except ValueError:
             hold = 2.0
-        one.app, one.app_data = "Wait", str(hold)
-        self.later(call, max(hold, 0.0), self._hold_expired, call)
+        self.wait(call, max(hold, 0.0), lambda: self._hold_expired(call))
 
     def _hold_expired(self, call: Call) -> None:
         self.user_event(call.one, "HoldExpired", self._ids(call))
@@ -315,248 +320,57 @@ class Pbx(PbxCore):
         one.app, one.app_data = "Playback", "abandon"
         self.later(call, self.plan.abandon_prompt, self.dialer_hangup, call, 16)
 
-    def _machine_message(self, call: Call) -> None:
+    def _machine_message(self, call: Call, *, announce: bool = False) -> None:
         # machine_en_leave_msg: WaitForSilence until the beep is over, message, Hangup(16).
+        # ``announce`` (our dialer-route,machine-message): UserEvent MachineMessage between.
         one = call.one
+        if announce:
+            one.goto(self.plan.route_context, self.plan.machine_message_exten, 1)
         elapsed = (self.loop.time() - call.answered_at) / self.scale
         beep = call.script.beep_after
         wait = max(0.0, beep - elapsed) if beep is not None else 1.5
         one.app, one.app_data = "WaitForSilence", "1500,1,20"
+        if announce:
+            self.later(call, wait, self._machine_message_starts, call)
         self.later(call, wait + self.plan.machine_prompt, self.dialer_hangup, call, 16)
 
-    # ------------------------------------------------------------------ Dial to an agent
+    def _machine_message_starts(self, call: Call) -> None:
+        self.varset(call.one, "WAITSTATUS", "SILENCE")
+        self.user_event(call.one, "MachineMessage", [*self._ids(call), ("WaitStatus", "SILENCE")])
+        call.one.app, call.one.app_data = "Playback", "dialer-machine"
 
-    def _dial_agent(self, call: Call, agent: str) -> None:
-        # human_es: the agent leg is Local/<agent>@agents; it answers and is bridged.
-        p, one = self.plan, call.one
-        base = f"Local/{agent}@{p.agents_context}-{self.next_local():08x}"
-        now = self.loop.time()
-        a1 = Channel(
-            base + ";1", self.new_uid(), one.linkedid, state=DOWN, context=p.agents_context,
-            exten=agent, created=now,
-        )  # fmt: skip
-        a2 = Channel(
-            base + ";2", self.new_uid(), one.linkedid, state=RING, context=p.agents_context,
-            exten=agent, created=now,
-        )  # fmt: skip
-        self.call_event(ev.newchannel(a1))
-        self.call_event(ev.newchannel(a2))
-        # README pitfall 9: on the agent leg, CallerIDNum is the dialer's extension.
-        a1.set_callerid(one.exten, one.cid_name, one.cid_num, one.cid_name)
-        a2.set_callerid(one.cid_num, one.cid_name, one.exten, one.cid_name)
-        self.add_channel(call, a1)
-        self.add_channel(call, a2)
-        call.agent_legs = (a1, a2)
-        one.app, one.app_data = "Dial", f"Local/{agent}@{p.agents_context},20"
-        self.call_event(ev.dial_begin(one, a1, f"{agent}@{p.agents_context}"))
-        if agent == "agentbusy":  # human_agent_busy
-            self._agent_failed(call, "BUSY", 17)
-        elif agent == "agentnoanswer":
-            a1.set_state(RINGING)
-            self.call_event(ev.newstate(a1))
-            self.call_event(ev.dial_state(one, a1, "RINGING"))
-            self.later(call, _MODELLED_AGENT_DIAL_TIMEOUT, self._agent_failed, call, "NOANSWER", 19)
-        else:
-            a2.set_state(UP)
-            self.call_event(ev.newstate(a2))
-            a1.set_state(UP)
-            self.call_event(ev.newstate(a1))
-            self.call_event(ev.dial_end(one, a1, "ANSWER"))
+    def bridge_action(self, ch1: Channel, ch2: Channel) -> str | None:
+        """AMI ``Bridge``: the error text Asterisk gives when a channel is a ConfBridge
+        member (conf_agent_bridge_action*), or ``None`` if the two could be bridged.
+
+        Channel1 in a conference: nothing moves. Channel2 in a conference: Channel1 has
+        already been pulled out of its Wait() into a basic bridge that is torn down at
+        once, and resumes its dialplan at the next priority (the capture's HoldExpired).
+        """
+        if _in_conference(ch1):
             b = Bridge(self.new_bridge_id(), "basic", "simple_bridge")
-            self.call_event(ev.bridge_event("BridgeCreate", b))
-            for ch in (a1, one):
-                b.members.append(ch)
-                ch.bridge = b
-                self.call_event(ev.bridge_event("BridgeEnter", b, ch))
-            self.connected(call)
+            self.loop.call_soon(self._bridge_flash, None, b)
+            return f"Unable to add Channel1 to bridge: {ch1.name}"
+        if _in_conference(ch2):
+            b = Bridge(self.new_bridge_id(), "basic", "simple_bridge")
+            call = self.call_of.get(ch1.name)
+            pulled = call if call is not None and call.one is ch1 else None
+            self.loop.call_soon(self._bridge_flash, pulled, b)
+            return f"Unable to add Channel2 to bridge: {ch2.name}"
+        return None
 
-    def _agent_failed(self, call: Call, status: str, cause: int) -> None:
-        assert call.agent_legs is not None
-        a1, a2 = call.agent_legs
-        one = call.one
-        if status == "BUSY":
-            a2.set_state(BUSY_STATE)
-            self.call_event(ev.newstate(a2))
-        self.call_event(ev.dial_end(one, a1, status))
-        self.call_event(ev.hangup_request(a2, 0, soft=False))
-        self.call_event(ev.hangup(a1, 0))
-        self.call_event(ev.hangup_request(a2, 16, soft=True))
-        self.call_event(ev.hangup(a2, cause))
-        self.drop_channel(a1)
-        self.drop_channel(a2)
-        call.agent_legs = None
-        self.user_event(one, "AgentDialEnd", [*self._ids(call), ("DialStatus", status)])
-        one.app, one.app_data = "Playback", "sorry"
-        self.later(call, self.plan.abandon_prompt, self.dialer_hangup, call, 16)
-
-    def connected(self, call: Call) -> None:
-        """The person now hears an agent: from here they talk ``talk`` seconds."""
-        if call.connected:
+    def _bridge_flash(self, call: Call | None, b: Bridge) -> None:
+        self.call_event(ev.bridge_event("BridgeCreate", b, None, 0))
+        if call is not None and not call.done:
+            resume = call.resume
+            self.cancel_plan(call)
+            self.call_event(ev.bridge_event("BridgeEnter", b, call.one, 1))
+            self.call_event(ev.bridge_event("BridgeLeave", b, call.one, 0))
+            self.call_event(ev.bridge_event("BridgeDestroy", b, None, 0))
+            if resume is not None:
+                resume()
             return
-        call.connected = True
-        if call.script.talk is not None:
-            self.set_callee_timer(call, call.script.talk, self.callee_hangup)
-
-    # ------------------------------------------------------------------ conferences
-
-    def conf_join(self, call: Call, conf: str) -> None:
-        # conf_agent_redirect: the first join creates the softmix bridge (BridgeCreate,
-        # BridgeEnter, ConfbridgeStart, ConfbridgeJoin); later joins only Join + Enter.
-        one = call.one
-        one.app, one.app_data = "ConfBridge", conf
-        b = self.conferences.get(conf)
-        if b is None:
-            b = Bridge(self.new_bridge_id(), "base", "softmix", "ConfBridge", conf, hidden=1)
-            self.conferences[conf] = b
-            self.call_event(ev.bridge_event("BridgeCreate", b, None, 0))
-            b.members.append(one)
-            one.bridge = b
-            self.call_event(ev.bridge_event("BridgeEnter", b, one))
-            self.call_event(ev.confbridge_event("ConfbridgeStart", conf, b, None, 1))
-            self._conf_joined(conf, b, one)
-        else:
-            b.members.append(one)
-            one.bridge = b
-            self._conf_joined(conf, b, one)
-            self.call_event(ev.bridge_event("BridgeEnter", b, one))
-        call.conference = conf
-        if call.agent is not None:
-            self.agents[call.agent] = call
-            call.connected = True
-            for m in b.members:  # customers already waiting now hear the agent
-                other = self.call_of.get(m.name)
-                if other is not None and other.agent is None:
-                    self.connected(other)
-        elif any(self._is_agent(m) for m in b.members):
-            self.connected(call)
-
-    def _conf_joined(self, conf: str, b: Bridge, ch: Channel) -> None:
-        self.call_event(ev.confbridge_event("ConfbridgeJoin", conf, b, ch, b.count, tail=_JOIN))
-
-    def _is_agent(self, ch: Channel) -> bool:
-        c = self.call_of.get(ch.name)
-        return c is not None and c.agent is not None
-
-    def _conf_leave_start(self, call: Call) -> None:
-        b = call.one.bridge
-        if call.conference is not None and b is not None:
-            tail = "Admin: No\r\n"
-            self.call_event(
-                ev.confbridge_event(
-                    "ConfbridgeLeave", call.conference, b, call.one, b.count, tail=tail
-                )
-            )
-
-    def _leave_bridges(self, call: Call, *, result: str = "HANGUP") -> None:
-        """BridgeLeave (and the end of a conference or Dial bridge) for the ``;1`` leg."""
-        one = call.one
-        b = one.bridge
-        if b is not None and call.conference is not None:
-            conf = call.conference
-            if one in b.members:
-                b.members.remove(one)
-            one.bridge = None
-            self.call_event(ev.bridge_event("BridgeLeave", b, one))
-            if result:
-                self.varset(one, "CONFBRIDGE_RESULT", result)
-            if not b.members:
-                # The last one out ends the conference (conf_agent_redirect logout).
-                self.call_event(ev.confbridge_event("ConfbridgeEnd", conf, b, None, 1))
-                self.call_event(ev.bridge_event("BridgeDestroy", b, None, 0))
-                self.conferences.pop(conf, None)
-            if call.agent is not None and self.agents.get(call.agent) is call:
-                del self.agents[call.agent]
-            call.conference = None
-        elif b is not None and call.agent_legs is not None:
-            # human_es: BridgeLeave ;1, BridgeLeave agent ;1, agent leg hung up, destroy.
-            a1, a2 = call.agent_legs
-            for ch in (one, a1):
-                if ch in b.members:
-                    b.members.remove(ch)
-                ch.bridge = None
-                self.call_event(ev.bridge_event("BridgeLeave", b, ch))
-            self.call_event(ev.hangup_request(a2, 16, soft=False))
-            self.call_event(ev.hangup(a1, 16))
-            self.call_event(ev.bridge_event("BridgeDestroy", b))
-            self.drop_channel(a1)
-
-    def _agent_two_gone(self, call: Call) -> None:
-        if call.agent_legs is not None:
-            a2 = call.agent_legs[1]
-            self.call_event(ev.hangup_request(a2, 16, soft=True))
-            self.call_event(ev.hangup(a2, 16))
-            self.drop_channel(a2)
-            call.agent_legs = None
-
-    # ------------------------------------------------------------------ hang-ups
-
-    def callee_hangup(self, call: Call) -> None:
-        """The far end (or an agent's phone, for a login call) hangs up."""
-        if call.done:
-            return
-        self.cancel_plan(call)
-        one, two = call.one, call.two
-        self._conf_leave_start(call)
-        if two is not None:
-            self.call_event(ev.hangup_request(two, 16, soft=True))
-        self.call_event(ev.hangup_request(one, 16, soft=False))
-        if two is not None:
-            self.call_event(ev.hangup(two, 16))
-        if call.in_amd:
-            # answer_hangup: AMD reports HANGUP with an empty cause, and no UserEvent.
-            call.in_amd = False
-            self.varset(one, "AMDSTATUS", "HANGUP")
-            self.varset(one, "AMDCAUSE", "")
-        self._leave_bridges(call)
-        self.call_event(ev.hangup_request(one, 16, soft=True))
-        self.call_event(ev.hangup(one, 16))
-        self._agent_two_gone(call)
-        self.finish(call)
-
-    def dialer_hangup(self, call: Call, cause: int = 16) -> None:
-        """The ``;1`` leg hangs up: dialplan ``Hangup()`` or AMI ``Hangup`` when answered."""
-        if call.done:
-            return
-        self.cancel_plan(call)
-        one, two = call.one, call.two
-        self.call_event(ev.hangup_request(one, 16, soft=True))
-        self._conf_leave_start(call)
-        if two is not None:
-            self.call_event(ev.hangup_request(two, 16, soft=False))
-        self._leave_bridges(call)
-        self.call_event(ev.hangup(one, cause))
-        if two is not None:
-            self.call_event(ev.hangup_request(two, 16, soft=True))
-            self.call_event(ev.hangup(two, 16 if cause else 0))
-        self._agent_two_gone(call)
-        self.finish(call)
-
-    def cancel_ringing(self, call: Call) -> None:
-        # noanswer_cancel_channelid: AMI Hangup while ringing gives Reason 0, not 1.
-        one, two = call.one, call.two
-        self.cancel_plan(call)
-        self.call_event(ev.dial_end(None, one, "NOANSWER"))
-        if two is not None:
-            self.call_event(ev.hangup_request(two, 16, soft=False))
-        self._report_failure(call, 0)
-        if two is not None:
-            self.call_event(ev.hangup_request(two, 16, soft=True))
-        self._hangup_far(call, 16)
-        self.call_event(ev.hangup(one, 16))
-        self.finish(call)
-
-    def hangup_channel(self, ch: Channel, cause: int) -> None:
-        """AMI ``Hangup`` of ``ch``: whichever side it is, end its call as Asterisk would."""
-        call = self.call_of.get(ch.name)
-        if call is None or call.done:
-            return
-        if not call.answered:
-            self.cancel_ringing(call)
-        elif ch is call.two:
-            self.callee_hangup(call)  # conf_agent_redirect logout: Hangup of the phone ;2
-        else:
-            # ;1, or an agent leg: the Dial ends and the harness dialplan hangs up.
-            self.dialer_hangup(call, cause)
+        self.call_event(ev.bridge_event("BridgeDestroy", b, None, 0))
 
     def redirect(self, call: Call, context: str, exten: str) -> None:
         """Move an answered call's ``;1`` leg to ``context,exten,1`` (AMI ``Redirect``)."""
@@ -571,6 +385,3 @@ class Pbx(PbxCore):
             self._leave_bridges(call)
             self._agent_two_gone(call)
         self.enter(call, context, exten)
-
-
-_JOIN = "Admin: No\r\nMuted: No\r\n"

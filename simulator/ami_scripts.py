@@ -100,6 +100,8 @@ class CallScript:
       talks this long and hangs up; ``None`` keeps ``hangup_after``.
     - ``beep_after``: from the answer until the greeting's beep is over (what
       ``WaitForSilence`` waits for before the machine message); ``None``: 1.5 s.
+    - ``language``: the channels' ``Language`` from the answer on (machine_es sets
+      ``CHANNEL(language)=es`` before answering; Local copies it to ``;1``).
     """
 
     outcome: Outcome
@@ -110,6 +112,7 @@ class CallScript:
     hangup_after: float | None = None
     talk: float | None = None
     beep_after: float | None = None
+    language: str = "en"
 
     def __post_init__(self) -> None:
         for name in ("ring", "amd_delay", "hangup_after", "talk", "beep_after"):

@@ -32,7 +32,8 @@ class RawAmiClient:
         self.closed = False
 
     async def connect(self, host: str, port: int) -> None:
-        self._reader, self._writer = await asyncio.open_connection(host, port)
+        # A large line limit: the fault tests send 70 KB header values on purpose.
+        self._reader, self._writer = await asyncio.open_connection(host, port, limit=1 << 20)
         self.banner = (await self._reader.readline()).decode().rstrip("\r\n")
         self._task = asyncio.create_task(self._read())
 

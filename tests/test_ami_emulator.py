@@ -152,3 +152,26 @@ async def test_hangup_of_unknown_channel_is_an_error(client: RawAmiClient) -> No
     client.send(("Action", "Hangup"), ("ActionID", "h"), ("Channel", "Local/nope-1;1"))
     resp = await client.response("h")
     assert (field(resp, "Response"), field(resp, "Message")) == ("Error", "No such channel")
+
+
+@pytest.mark.asyncio
+async def test_order_seed_moves_the_originate_response() -> None:
+    script = CallScript(Outcome.HUMAN, ring=0.0, amd_delay=60.0)
+    async with AmiEmulator(time_scale=SCALE, order_seed=7, default_script=script) as emu:
+        c = RawAmiClient()
+        await c.connect(emu.host, emu.port)
+        await c.login(events="call")
+        for i in range(12):
+            originate(c, f"s{i}", "Local/human_es@callee-sim", ("ChannelId", f"s{i}-a"))
+        await c.event("OriginateResponse", ActionID="s11")
+        positions = set()
+        for i in range(12):
+            mine = [
+                field(b, "Event")
+                for b in c.events()
+                if f"s{i}-a" in (field(b, "Uniqueid"), field(b, "DestUniqueid"))
+                and field(b, "Event") in ("Newstate", "DialEnd", "OriginateResponse")
+            ]
+            positions.add(mine.index("OriginateResponse"))
+        await c.close()
+    assert len(positions) >= 2
