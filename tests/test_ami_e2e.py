@@ -38,9 +38,11 @@ T = "PJSIP/{number}@carrier"
 SECRET = "s3cr3t-never-logged"
 
 
-def emulator() -> AmiEmulator:
+def emulator(order_seed: int | None = None) -> AmiEmulator:
+    """``order_seed``: the emulator shuffles what varies between real Asterisk runs
+    (where the OriginateResponse falls, ConfbridgeJoin vs BridgeEnter)."""
     plan = DialplanConfig(engine_routing=True, hold=3.0)
-    return AmiEmulator(secret=SECRET, time_scale=SCALE, dialplan=plan)
+    return AmiEmulator(secret=SECRET, time_scale=SCALE, dialplan=plan, order_seed=order_seed)
 
 
 def ami_settings(emu: AmiEmulator, **over: object) -> AmiSettings:
@@ -107,7 +109,10 @@ async def settle_emulator(emu: AmiEmulator, agents: int) -> None:
 
 
 @pytest.mark.asyncio
-async def test_progressive_campaign_with_amd_agents_and_machine_messages() -> None:
+@pytest.mark.parametrize("order_seed", [None, 1, 2])
+async def test_progressive_campaign_with_amd_agents_and_machine_messages(
+    order_seed: int | None,
+) -> None:
     scripts = [
         CallScript(Outcome.HUMAN, talk=4.0),
         CallScript(Outcome.MACHINE_MESSAGE),
@@ -120,7 +125,7 @@ async def test_progressive_campaign_with_amd_agents_and_machine_messages() -> No
         CallScript(Outcome.UNALLOCATED),
         CallScript(Outcome.DEAD_AIR_NOMEDIA, talk=2.0),  # NOTSURE: routed as a person
     ]
-    async with emulator() as emu:
+    async with emulator(order_seed) as emu:
         emu.queue_scripts(*scripts)
         tel = await started(emu, ["1001", "1002"])
         leads = SyntheticPortfolio(len(scripts))
