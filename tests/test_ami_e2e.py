@@ -364,8 +364,12 @@ async def test_several_servers_share_calls_by_free_channels_and_a_dropped_one_ge
         await asyncio.sleep(0.1)
         # Most free channels (as a share of the trunk) first: 5 on the small, 15 on the big.
         assert (a.originates, b.originates) == (5, 15)
-        await b.restart(keep_calls=False, downtime=1.0)
-        await asyncio.sleep(0.05)
+        b.refuse_logins(True)  # down until we let it back in
+        await b.restart(keep_calls=False)
+        for _ in range(100):
+            if len(tel.servers_up()) == 1:
+                break
+            await asyncio.sleep(0.01)
         assert tel.servers_up() == [small.label]
         for i in range(20, 25):
             await tel.originate(Originate(CallId(f"c{i}"), LeadId("l"), "5215512345678", 100.0))
@@ -373,7 +377,8 @@ async def test_several_servers_share_calls_by_free_channels_and_a_dropped_one_ge
         assert (a.originates, b.originates) == (10, 15)  # the dropped server got none
         with pytest.raises(TelephonyError, match="channel limit"):
             await tel.originate(Originate(CallId("c99"), LeadId("l"), "5215512345678", 100.0))
-        for _ in range(200):  # back: its lost calls reconciled (closed), it takes calls again
+        b.refuse_logins(False)
+        for _ in range(300):  # back: its lost calls reconciled (closed), it takes calls again
             if len(tel.servers_up()) == 2 and tel.stats["reconciled"] >= 15:
                 break
             await asyncio.sleep(0.02)
