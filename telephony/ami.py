@@ -55,6 +55,23 @@ _VAR_VALUE = re.compile(r"[A-Za-z0-9_.:@+/=-]{0,128}")
 _PROMPT = re.compile(r"[A-Za-z0-9_/.-]{1,128}")
 HANGUP_RETRIES = 10
 HANGUP_RETRY_DELAY = 0.2  # seconds
+FAIR_EVERY = 32  # events handed to the runner between two turns of the event loop
+
+
+class _FairStream(EventStream[CallEvent]):
+    """The call-event stream, yielding to the event loop every ``FAIR_EVERY`` events of
+    a burst: one TCP read can carry hundreds of events, and without a pause the runner
+    would handle them all before any timer (a connect deadline) or order could run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._served = 0
+
+    async def __anext__(self) -> CallEvent:
+        self._served += 1
+        if self._served % FAIR_EVERY == 0 and len(self):
+            await asyncio.sleep(0)
+        return await super().__anext__()
 
 
 @dataclass(slots=True)
@@ -90,7 +107,7 @@ class AmiTelephony:
             raise ValueError("session must be 1-64 letters, digits, '_.:-'")
         self._calls: dict[CallId, _Placed] = {}
         self._by_uuid: dict[str, CallId] = {}
-        self._stream: EventStream[CallEvent] = EventStream()
+        self._stream: EventStream[CallEvent] = _FairStream()
         self._presence: EventStream[PresenceEvent] = EventStream()
         self._servers: list[_Server] = []
         for s in servers:
