@@ -463,6 +463,24 @@ class AmiTelephony:
             "until it is back", conn.label, why, held,
         )  # fmt: skip
 
+    async def _recover_verdicts(self, server: _Server, calls: set[CallId]) -> None:
+        """A verdict reached while we could not see it is still in the channel's
+        ``AMDSTATUS`` (AMD() sets it): read it back rather than lose the person."""
+        for call, uid in server.translator.awaiting_verdict().items():
+            if call not in calls or not server.conn.up:
+                continue
+            try:
+                reply = await server.conn.request(
+                    {"Action": "Getvar", "Channel": uid, "Variable": "AMDSTATUS"}
+                )
+            except TelephonyError:
+                return
+            value = reply[0].get("Value", "") if reply else ""
+            if value and reply[0].get("Response") == "Success":
+                msg = {"Event": "VarSet", "Uniqueid": uid, "Linkedid": uid,
+                       "Variable": "AMDSTATUS", "Value": value}  # fmt: skip
+                self._feed(server, msg)
+
     async def _reconcile(self, server: _Server, *, older_than: float) -> None:
         """Compare our calls on ``server`` placed before ``older_than`` with the PBX's
         channels; close the ones that are gone, each exactly once."""
@@ -479,6 +497,7 @@ class AmiTelephony:
         before = len(mine)
         events = server.translator.reconcile(live, self._now(), calls=mine)
         self._emit(server, events)
+        await self._recover_verdicts(server, set(mine))
         ended = sum(1 for e in events if isinstance(e, (CallFailed, CallHungUp)))
         self.stats["reconciled"] += before
         if before == 0:

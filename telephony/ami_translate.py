@@ -257,6 +257,14 @@ class AmiTranslator:
         t = self._calls.get(call)
         return t is not None and t.answer_sent
 
+    def awaiting_verdict(self) -> dict[CallId, str]:
+        """Answered calls with no verdict reported yet, with their ``;1`` uid."""
+        return {
+            c: t.uid
+            for c, t in self._calls.items()
+            if t.uid is not None and t.answered_at is not None and not t.answer_sent
+        }
+
     def present(self, agent: AgentId) -> bool:
         return bool(self._present.get(agent))
 

@@ -29,7 +29,7 @@ from simulator.ami_scripts import CallScript, Outcome
 from simulator.portfolio import SyntheticPortfolio
 from telephony.ami import AmiTelephony
 from telephony.ami_settings import AmiSettings, Trunk
-from telephony.events import CallAnswered, CallBridged, CallHungUp
+from telephony.events import AmdVerdict, CallAnswered, CallBridged, CallHungUp, CallRinging
 from telephony.port import Originate
 from telephony.presence import AgentJoined, AgentLeft
 
@@ -414,3 +414,25 @@ async def test_agent_leaving_mid_call_is_logged_out_when_the_call_ends() -> None
         assert "on_call" in seen
         assert str(runner.agents[AgentId("1001")].state) == "offline"
         assert out.results[0].outcome is AttemptOutcome.CONNECTED
+
+
+@pytest.mark.asyncio
+async def test_a_verdict_reached_during_an_outage_is_read_back() -> None:
+    plan = DialplanConfig(engine_routing=True, hold=40.0)  # the person holds 2 s (wall)
+    async with AmiEmulator(secret=SECRET, time_scale=SCALE, dialplan=plan) as emu:
+        emu.set_default(CallScript(Outcome.HUMAN, ring=2.0, amd_delay=4.0, talk=5.0))
+        tel = await started(emu, [])
+        await tel.originate(Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0))
+        events = tel.events().__aiter__()
+        assert isinstance(await asyncio.wait_for(events.__anext__(), 2), CallRinging)
+        await asyncio.sleep(2.2 * SCALE)  # answered, detection running
+        emu.refuse_logins(True)
+        emu.drop_connections()
+        await asyncio.sleep(6.0 * SCALE)  # the verdict happens while we are away
+        emu.refuse_logins(False)
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallAnswered) and ev.verdict is AmdVerdict.HUMAN
+        await tel.hangup(CallId("c1"))
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallHungUp)
+        await tel.close()
