@@ -299,6 +299,8 @@ class AmiConnection:
                     s.ping_timeout,
                 )  # fmt: skip
                 self._drop()
+                # panoramisk does not report a close it made itself: say it ourselves.
+                self.lost(f"no Pong within {s.ping_timeout:g} s")
                 return
 
     # ------------------------------------------------------------------ actions

@@ -444,9 +444,9 @@ class AmiTranslator:
             t.var_agent = AgentId(msg.get("Value", ""))
 
     def _user_event(self, msg: Mapping[str, str], now: float, out: list[Out]) -> None:
+        # Only from the call's own channel: a CallID header alone could be sent by any
+        # dialplan or AMI client on the PBX (a spoofed verdict).
         t = self._by_uid.get(msg.get("Uniqueid", ""))
-        if t is None:
-            t = self._calls.get(CallId(msg.get("CallID", "")))
         if t is None:
             return
         kind = msg.get("UserEvent", "")

@@ -436,3 +436,31 @@ async def test_a_verdict_reached_during_an_outage_is_read_back() -> None:
         ev = await asyncio.wait_for(events.__anext__(), 5)
         assert isinstance(ev, CallHungUp)
         await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_no_pong_in_time_drops_and_remakes_the_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with emulator() as emu:
+        over = {"ping_interval": 0.1, "ping_timeout": 0.2, "action_timeout": 0.3}
+        tel = await started(emu, [], **over)
+        emu.delay_responses(1.0)  # a PBX too slow to answer a Ping in time
+        for _ in range(100):
+            if not tel.servers_up():
+                break
+            await asyncio.sleep(0.02)
+        assert not tel.servers_up()
+        with pytest.raises(TelephonyError, match="dialling paused"):
+            await tel.originate(Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0))
+        emu.delay_responses(0.0)
+        for _ in range(200):
+            if tel.servers_up():
+                break
+            await asyncio.sleep(0.02)
+        assert tel.servers_up()
+        assert "no Pong within 0.2 s; dropping the connection" in caplog.text
+        assert "reconnected and logged in" in caplog.text
+        assert SECRET not in caplog.text
+        await tel.close()
