@@ -464,3 +464,47 @@ async def test_no_pong_in_time_drops_and_remakes_the_connection(
         assert "reconnected and logged in" in caplog.text
         assert SECRET not in caplog.text
         await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_engine_amd_verdict_from_the_audiosocket_callback() -> None:
+    """Our detector's verdict arrives through ``engine_verdict(as_uuid, ...)`` (the
+    AudioSocket server's callback), not over AMI; the engine then routes as usual."""
+    async with emulator() as emu:
+        emu.set_default(CallScript(Outcome.HUMAN, ring=1.0, amd_delay=1.0, talk=4.0))
+        tel = await started(emu, ["1001"], outbound_context="dialer-as", outbound_exten="as")
+        request = Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0,
+                            variables={"HOLD": "40"})  # fmt: skip
+        await tel.originate(request)
+        as_uuid = tel.as_uuid(CallId("c1"))
+        assert as_uuid is not None and len(as_uuid) == 36
+        events = tel.events().__aiter__()
+        assert isinstance(await asyncio.wait_for(events.__anext__(), 2), CallRinging)
+        await asyncio.sleep(2.5 * SCALE)  # answered; our detector has been listening
+        tel.engine_verdict(as_uuid, AmdVerdict.HUMAN)
+        tel.engine_verdict(as_uuid, AmdVerdict.MACHINE)  # a second verdict is ignored
+        ev = await asyncio.wait_for(events.__anext__(), 2)
+        assert isinstance(ev, CallAnswered) and ev.verdict is AmdVerdict.HUMAN
+        assert ev.answered_at < ev.at
+        await tel.bridge(CallId("c1"), AgentId("1001"))
+        ev = await asyncio.wait_for(events.__anext__(), 2)
+        assert isinstance(ev, CallBridged) and ev.agent == "1001"
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallHungUp)
+        await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_engine_exten_falls_back_to_amd_when_our_detector_is_unreachable() -> None:
+    async with emulator() as emu:
+        emu.set_default(CallScript(Outcome.MACHINE, ring=1.0))
+        tel = await started(emu, [], outbound_exten="engine")
+        await tel.originate(Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0))
+        events = tel.events().__aiter__()
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        while not isinstance(ev, CallAnswered):
+            ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert ev.verdict is AmdVerdict.MACHINE  # TryExec failed: AMD() decided
+        await tel.hangup(CallId("c1"))
+        assert isinstance(await asyncio.wait_for(events.__anext__(), 5), CallHungUp)
+        await tel.close()
