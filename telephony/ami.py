@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dialer.errors import TelephonyError
+from dialer.errors import TelephonyError, TelephonyUnavailable
 from dialer.ids import AgentId, CallId
 from telephony.ami_connection import AmiConnection, AmiMessage, results
 from telephony.ami_settings import AmiSettings, Trunk
@@ -346,7 +346,7 @@ class AmiTelephony:
         if best is None:
             self.stats["refused"] += 1
             if not any_up:
-                raise TelephonyError("no AMI server is connected: dialling paused")
+                raise TelephonyUnavailable("no AMI server is connected: dialling paused")
             if agent is not None:
                 raise TelephonyError(f"agent {agent} is in no conference on a connected server")
             raise TelephonyError("every trunk is at its channel limit")
