@@ -235,11 +235,20 @@ class AmiTelephony:
         if placed is None:
             return  # the call already ended; its last event is on the stream
         server = placed.server
-        if not server.translator.present(agent):
-            raise TelephonyError(
-                f"call {call}: agent {agent} is not in a conference on {server.conn.label}"
-            )
         s = server.conn.settings
+        if not server.translator.present(agent):
+            # Never into an empty room (conference pitfall 4); the person must not wait
+            # in silence either: the identification message, now.
+            server.translator.message_ordered(call)
+            self.stats["abandon_messages"] += 1
+            self._order(server, call, {
+                "Action": "Redirect", "Channel": placed.uid, "Context": s.route_context,
+                "Exten": s.abandon_exten, "Priority": "1",
+            })  # fmt: skip
+            raise TelephonyError(
+                f"call {call}: agent {agent} is not in a conference on {server.conn.label};"
+                " the person gets the identification message"
+            )
         server.translator.bridge_ordered(call, agent)
         self.stats["bridges"] += 1
         self._order(server, call, {

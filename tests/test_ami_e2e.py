@@ -29,7 +29,14 @@ from simulator.ami_scripts import CallScript, Outcome
 from simulator.portfolio import SyntheticPortfolio
 from telephony.ami import AmiTelephony
 from telephony.ami_settings import AmiSettings, Trunk
-from telephony.events import AmdVerdict, CallAnswered, CallBridged, CallHungUp, CallRinging
+from telephony.events import (
+    AmdVerdict,
+    CallAnswered,
+    CallBridged,
+    CallHungUp,
+    CallRinging,
+    HangupSide,
+)
 from telephony.port import Originate
 from telephony.presence import AgentJoined, AgentLeft
 
@@ -323,13 +330,23 @@ async def test_orders_are_refused_when_unsafe_or_impossible() -> None:
         ev = await asyncio.wait_for(events.__anext__(), 5)
         while not isinstance(ev, CallAnswered):
             ev = await asyncio.wait_for(events.__anext__(), 5)
-        with pytest.raises(TelephonyError, match="not in a conference"):
-            await tel.bridge(CallId("c2"), AgentId("9999"))  # nobody in agent-9999
         await tel.bridge(CallId("c2"), AgentId("1001"))
         ev = await asyncio.wait_for(events.__anext__(), 5)
         assert isinstance(ev, CallBridged) and ev.agent == "1001"
         ev = await asyncio.wait_for(events.__anext__(), 5)
         assert isinstance(ev, CallHungUp)
+        # An agent who is not in their conference: refused, and the person is not left
+        # waiting: the identification message at once.
+        emu.queue_scripts(CallScript(Outcome.HUMAN, talk=2.0))
+        await tel.originate(Originate(CallId("c3"), LeadId("l3"), "5215512345678", 25.0))
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        while not isinstance(ev, CallAnswered):
+            ev = await asyncio.wait_for(events.__anext__(), 5)
+        with pytest.raises(TelephonyError, match="not in a conference"):
+            await tel.bridge(CallId("c3"), AgentId("9999"))  # nobody in agent-9999
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallHungUp) and ev.side is HangupSide.ENGINE
+        assert tel.stats["abandon_messages"] == 1
         await tel.close()
 
 
