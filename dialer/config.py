@@ -51,6 +51,7 @@ from pacing.ratio import RatioPacer
 from pacing.registry import PACERS
 from pacing.registry import make_pacer as registry_make_pacer
 from rules.config import RulesConfig
+from telephony.ami_config import AmiConfig
 
 Scalar = bool | int | float | str
 
@@ -123,6 +124,7 @@ SECTIONS: dict[str, type[Any]] = {
     "api": ApiSettings,
     "metrics": MetricsSettings,
     "rules": RulesConfig,
+    "ami": AmiConfig,
 }
 _TOP_KEYS = ("campaign", "pacing", *SECTIONS)
 T = typing.TypeVar("T")

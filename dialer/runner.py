@@ -40,7 +40,7 @@ from dialer.call_notices import (
     VerdictReached,
 )
 from dialer.clock import Clock
-from dialer.errors import DialerError, TelephonyError
+from dialer.errors import DialerError, TelephonyError, TelephonyUnavailable
 from dialer.ids import AgentId, CallId
 from dialer.leads import AttemptOutcome, AttemptResult, DialTarget, LeadSupply
 from dialer.settings import CampaignSettings
@@ -64,6 +64,7 @@ from telephony.events import (
     FailCause,
 )
 from telephony.port import Originate, Telephony
+from telephony.presence import AgentJoined, AgentPresence, PresenceEvent
 
 log = logging.getLogger("dialer.runner")
 
@@ -81,6 +82,10 @@ _VERDICT_OUTCOME = {
     AmdVerdict.FAX: AttemptOutcome.FAX,
     AmdVerdict.SIT: AttemptOutcome.SIT,
 }
+
+
+BACKEND_RETRY = 1.0  # seconds without dials after the backend said it is unavailable
+_CAN_LEAVE = frozenset({AgentState.READY, AgentState.WRAPUP, AgentState.PAUSED})
 
 
 class _Call:
@@ -177,6 +182,8 @@ class CampaignRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._leaving: set[AgentId] = set()  # left their conference mid-call: log out after
+        self._backend_back_at = -math.inf  # no dials before this (backend unavailable)
         self._dialling = True
         self.stats = RunnerStats()
         self.last_decision = PacingDecision(0)
@@ -237,11 +244,20 @@ class CampaignRunner:
         """Consume events and pace until ``stop()``; returns when both loops ended."""
         consumer = asyncio.ensure_future(self._consume())
         pacer = asyncio.ensure_future(self._pace_loop())
+        # A backend that sees agents log in through their phones (AMI: the agent's
+        # conference) drives logins and logouts; the others need nothing new.
+        presence = (
+            asyncio.ensure_future(self._consume_presence(self._tel))
+            if isinstance(self._tel, AgentPresence)
+            else None
+        )
         try:
             await asyncio.gather(consumer, pacer)
         finally:
             for t in (consumer, pacer, *self._tasks):
                 t.cancel()
+            if presence is not None:
+                presence.cancel()
 
     def stop(self) -> None:
         self._stopping = True
@@ -260,6 +276,31 @@ class CampaignRunner:
                 log.exception("event %r could not be applied; state left unchanged", ev)
             if self._stopping:
                 return
+
+    async def _consume_presence(self, source: AgentPresence) -> None:
+        async for ev in source.presence():
+            try:
+                self.agent_presence(ev)
+            except DialerError:
+                log.exception("presence %r could not be applied; state left unchanged", ev)
+            if self._stopping:
+                return
+
+    def agent_presence(self, ev: PresenceEvent) -> None:
+        """An agent's phone joined (log in) or left (log out) their conference. An agent
+        who leaves during a call is logged out as soon as that call lets go of them."""
+        agent = self._agents.get(ev.agent)
+        if isinstance(ev, AgentJoined):
+            self._leaving.discard(ev.agent)
+            if agent is None or agent.state is AgentState.OFFLINE:
+                self.login(ev.agent)
+            return
+        if agent is None or agent.state is AgentState.OFFLINE:
+            return
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            self._leaving.add(ev.agent)
+            return
+        self.logout(ev.agent)
 
     def _poke(self) -> None:
         wake = self._wake
@@ -338,7 +379,9 @@ class CampaignRunner:
             waiting=len(self._queue),
             connected=self._with_agent,
             lines_free=lines_free,
-            leads_exhausted=self._leads_exhausted or not self._dialling,
+            leads_exhausted=self._leads_exhausted
+            or not self._dialling
+            or now < self._backend_back_at,
             abandon_target=s.abandon_target,
             connect_deadline=s.connect_deadline,
         )
@@ -428,6 +471,8 @@ class CampaignRunner:
             await self._tel.originate(request)
         except TelephonyError as exc:
             log.warning("originate %s refused: %s", call_id, exc)
+            if isinstance(exc, TelephonyUnavailable):
+                self._backend_back_at = self._clock.now() + BACKEND_RETRY
             await self._on_failed(CallFailed(call_id, self._clock.now(), FailCause.ERROR))
 
     # ------------------------------------------------------------------ events
@@ -637,6 +682,9 @@ class CampaignRunner:
         self._enter(new, now)
         for listener in self._agent_listeners:
             listener(new)
+        if self._leaving and agent_id in self._leaving and new.state in _CAN_LEAVE:
+            self._leaving.discard(agent_id)
+            return self._agent_to(agent_id, AgentEvent.LOGOUT)
         return new
 
     def _leave(self, agent: Agent) -> None:

@@ -41,6 +41,7 @@ from pacing.ratio import RatioPacer
 from simulator import run as sim_run
 from simulator.scenario import Scenario
 from simulator.sweep import run_sweep
+from telephony.ami_config import AmiConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.toml"
@@ -424,7 +425,8 @@ def _section_lines(name: str) -> list[str]:
     return lines[start + 1 : end]
 
 
-@pytest.mark.parametrize("name", sorted(SECTIONS))
+# [ami] names real servers, so the example shows it commented out (test_cli_ami loads it).
+@pytest.mark.parametrize("name", sorted(set(SECTIONS) - {"ami"}))
 def test_example_file_documents_each_section_at_its_defaults(name: str) -> None:
     cls = SECTIONS[name]
     config = load_config(EXAMPLE)
@@ -468,3 +470,21 @@ def test_sections_parse_into_their_settings() -> None:
     api = config.section(ApiSettings)
     assert api.port == 0 and api.custom_codes == frozenset({"paid_already"})
     assert config.section(MetricsSettings) == MetricsSettings()
+
+
+def test_an_ami_section_loads_its_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIALER_AMI_SECRET", "s3cr3t-value")
+    text = (
+        '[ami]\nsecret_env = "DIALER_AMI_SECRET"\n[[ami.server]]\nname = "pbx1"\n'
+        'host = "127.0.0.1"\nport = 5038\n[[ami.server.trunk]]\nname = "carrier"\n'
+        'template = "PJSIP/{number}@carrier"\nchannels = 30\n'
+    )
+    config = parse_config(tomllib.loads(text), source="x.toml")
+    (server,) = config.section(AmiConfig).servers
+    assert (server.name, server.port) == ("pbx1", 5038)
+    assert "s3cr3t-value" not in repr(config)
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            tomllib.loads(text.replace("port = 5038", "port = 5038\nprot = 1")), source="x.toml"
+        )
+    assert err.value.key.startswith("ami.server[0].prot")
