@@ -180,7 +180,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    return []
+    from dialer import cli_amd  # noqa: PLC0415 - each group loads only when registered
+
+    return [cli_amd.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
