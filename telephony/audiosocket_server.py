@@ -140,6 +140,10 @@ class AudioSocketServer:
         peer = writer.get_extra_info("peername")
         try:
             await _Connection(self, reader, writer, peer).run()
+        except asyncio.CancelledError:
+            # Server shutdown: end quietly (asyncio's stream callback would log a
+            # cancelled handler as an error).
+            log.info("AudioSocket connection from %s cancelled at shutdown", peer)
         except Exception:  # one bad call never takes the server down
             log.exception("AudioSocket connection from %s failed", peer)
         finally:
@@ -183,6 +187,7 @@ class _Connection:
         self.last_activity = self.loop.time()
         self.call: uuid.UUID | None = None
         self.early: list[Frame] = []
+        self._head = b""
 
     async def run(self) -> None:
         first = await self._first_frame()
@@ -203,26 +208,31 @@ class _Connection:
                 log.info("AudioSocket call %s: analysis limit reached, %s", call, result.verdict)
                 await self._hand_back(call, result)
                 return
-            wait = min(deadline - now, max(self.last_activity + self.s.keepalive_s - now, 0.0))
-            try:
-                data = await asyncio.wait_for(self.reader.read(READ_CHUNK), timeout=wait)
-            except TimeoutError:
-                self._keepalive()
-                continue
-            except ConnectionError as exc:
-                log.info("AudioSocket call %s: connection lost (%s) before a verdict", call, exc)
-                self.server._ended(call, "connection lost")
-                return
-            if not data:
-                log.info(
-                    "AudioSocket call %s: Asterisk closed before a verdict (hangup or redirect)",
-                    call,
-                )
-                self.server._ended(call, "closed by Asterisk")
-                return
-            self.last_activity = self.loop.time()
+            if self.early:
+                frames, self.early = self.early, []
+            else:
+                wait = min(deadline - now, max(self.last_activity + self.s.keepalive_s - now, 0.0))
+                try:
+                    data = await asyncio.wait_for(self.reader.read(READ_CHUNK), timeout=wait)
+                except TimeoutError:
+                    self._keepalive()
+                    continue
+                except ConnectionError as exc:
+                    log.info(
+                        "AudioSocket call %s: connection lost (%s) before a verdict", call, exc
+                    )
+                    self.server._ended(call, "connection lost")
+                    return
+                if not data:
+                    log.info(
+                        "AudioSocket call %s: Asterisk closed before a verdict (hangup, redirect)",
+                        call,
+                    )
+                    self.server._ended(call, "closed by Asterisk")
+                    return
+                self.last_activity = self.loop.time()
+                frames = self.parser.feed(data)
             pcm = bytearray()
-            frames, self.early = [*self.early, *self.parser.feed(data)], []
             for frame in frames:
                 if frame.kind == Kind.AUDIO:
                     pcm += frame.payload
@@ -273,6 +283,16 @@ class _Connection:
                 return None
             if not data:
                 log.info("AudioSocket connection from %s closed before its UUID", self.peer)
+                return None
+            head = self._head = self._head + data[: 3 - len(self._head)]
+            if len(head) == 3 and (head[0] != Kind.UUID or head[1:] != b"\x00\x10"):
+                # Reject at the header: garbage may claim a huge length and never end.
+                log.error(
+                    "AudioSocket connection from %s: first frame header %s is not a UUID "
+                    "frame (01 00 10), expected UUID; closing",
+                    self.peer,
+                    head.hex(" "),
+                )
                 return None
             frames = self.parser.feed(data)
             if not frames:
