@@ -49,7 +49,7 @@ MODEL_PATH = ROOT / "telephony" / "amd" / MODEL_RESOURCE
 LIMIT_S = 5.0
 POSITIVE = ("machine", "sit", "music")
 TRAINED = ("human", *POSITIVE)
-FIT = {"rounds": 150, "learning_rate": 0.1, "n_bins": 32, "l2": 1.0}
+FIT = {"rounds": 250, "learning_rate": 0.1, "n_bins": 32, "l2": 1.0}
 GRID = {
     "human_pause_s": (0.3, 0.4, 0.5, 0.6, 0.8),
     "human_max_p": (0.1, 0.2, 0.3, 0.4, 0.5),
@@ -61,7 +61,7 @@ GRID = {
 # abandoned call (10); any other wrong verdict 1; plus 0.05 per second of decision time.
 COST_HUMAN_AWAY = 10.0
 COST_WRONG = 1.0
-COST_PER_S = 0.05
+COST_PER_S = 0.15
 _EVENT_CODE = {ToneEvent.FAX: 1, ToneEvent.SIT: 2, ToneEvent.BEEP: 3}
 
 

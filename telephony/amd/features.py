@@ -31,6 +31,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "floor_rise_db",  # noise floor now minus at onset, dB (recorded-room noise ends)
     "high_ratio",  # mean share of voice energy above 1500 Hz, 0..1
     "voiced_frac",  # voice frames / frames since onset, 0..1 (inside utterances too)
+    "pause_noise_db",  # mean level of non-voice frames since onset minus before it, dB
 )
 
 
@@ -48,6 +49,8 @@ class FrontEnd:
         "_floor_at_onset",
         "_high_sum",
         "_n_runs_seen",
+        "_nv_after",
+        "_nv_before",
         "tones",
         "vad",
         "voice_total",
@@ -61,6 +64,10 @@ class FrontEnd:
         self.voice_total = 0
         self._n_runs_seen = 0
         self._beep_candidate: tones.ToneRun | None = None
+        # (sum, count) of the levels of non-voice frames before / since the first
+        # utterance: a recorded greeting brings its room's noise, heard in its pauses.
+        self._nv_before = [0.0, 0]
+        self._nv_after = [0.0, 0]
 
     def step(
         self, energy_db: float, tonality: float, peak_hz: float, high_ratio: float
@@ -72,6 +79,10 @@ class FrontEnd:
             self._high_sum += high_ratio
             self.voice_total += 1
         floor = vad.floor_db if vad.floor_db is not None else energy_db
+        if not voice and energy_db > -99.0:
+            acc = self._nv_after if vad.in_utterance or vad.utterances else self._nv_before
+            acc[0] += energy_db
+            acc[1] += 1
         self.tones.update(vad.frame_index, tonality, peak_hz, energy_db, floor)
         event = self._tone_event(vad.now_s)
         utts = vad.all_utterances()
@@ -146,4 +157,12 @@ class FrontEnd:
             rise,
             high,
             min(self.voice_total * FRAME_S / since, 1.0),
+            self._pause_noise(),
         ]
+
+    def _pause_noise(self) -> float:
+        b, a = self._nv_before, self._nv_after
+        if not a[1]:
+            return 0.0
+        before = b[0] / b[1] if b[1] else a[0] / a[1]
+        return a[0] / a[1] - before

@@ -140,13 +140,20 @@ class AdaptiveVad:
     def update(self, e: float, tonality: float) -> bool:
         """Feed one frame's band energy (dBFS) and tonality; return True for voice."""
         self.frame_index += 1
+        if e <= _FLOOR_DB + 1.0:
+            # Digital zero: a lost packet filled with zeros (or a muted line) says
+            # nothing about the noise floor, so it must not drag the floor down.
+            return self._mark(False)
         is_tone = tonality >= self._p.tonal and e > self._p.abs_min_db
         recent = self._recent
         recent.append(e)
         if len(recent) > _STATIONARY_FRAMES:
             recent.pop(0)
-        if self.floor_db is None or e < self.floor_db:
-            self.floor_db = e
+        # The floor drops to the second-lowest of the last 5 frames: one odd quiet
+        # frame (a codec glitch) does not pull it down alone.
+        low = sorted(recent[-5:])[1] if len(recent) >= 5 else min(recent)
+        if self.floor_db is None or low < self.floor_db:
+            self.floor_db = low
         elif not is_tone:
             if (
                 len(recent) == _STATIONARY_FRAMES
@@ -156,15 +163,20 @@ class AdaptiveVad:
                 # level at 3-8 Hz): let the floor catch up fast, e.g. the room noise that
                 # starts when a person picks up.
                 self.floor_db += self._p.catch_up * (min(recent) - self.floor_db)
-            self.floor_db = min(self.floor_db + self._rise, e)
+            self.floor_db = min(self.floor_db + self._rise, max(e, self.floor_db))
         voice = not is_tone and e >= self.floor_db + self._p.margin_db and e >= self._p.abs_min_db
+        if voice:
+            self.utt_energy_sum += e - self.floor_db
+            self.utt_frames += 1
+        return self._mark(voice)
+
+    def _mark(self, voice: bool) -> bool:
+        """Advance the utterance segmentation by one frame."""
         i = self.frame_index
         if voice:
             self.run += 1
             self.silence_run = 0
             self.last_voice_frame = i
-            self.utt_energy_sum += e - self.floor_db
-            self.utt_frames += 1
             if not self.in_utterance and self.run >= self._p.start_frames:
                 self.in_utterance = True
                 self.utt_start_frame = i - self.run + 1
