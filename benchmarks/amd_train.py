@@ -51,11 +51,14 @@ POSITIVE = ("machine", "sit", "music")
 TRAINED = ("human", *POSITIVE)
 FIT = {"rounds": 250, "learning_rate": 0.1, "n_bins": 32, "l2": 1.0}
 GRID = {
-    "human_pause_s": (0.3, 0.4, 0.5, 0.6, 0.8),
-    "human_max_p": (0.1, 0.2, 0.3, 0.4, 0.5),
-    "machine_min_p": (0.8, 0.9, 0.95, 0.98, 0.99),
-    "limit_machine_p": (0.5, 0.7, 0.9),
-    "limit_human_p": (0.3, 0.5),
+    "human_pause_s": (0.3, 0.4, 0.5),
+    "human_max_p": (0.05, 0.1, 0.2, 0.3),
+    "human_late_pause_s": (0.8, 1.0, 1.2),
+    "human_late_max_p": (0.5, 0.7),
+    "machine_min_p": (0.9, 0.95, 0.98, 0.99),
+    "machine_min_speech_s": (0.4, 0.8, 1.2),
+    "limit_machine_p": (0.7, 0.9),
+    "limit_human_p": (0.5,),
 }
 # Costs the threshold search minimises: a person sent away from an agent is an
 # abandoned call (10); any other wrong verdict 1; plus 0.05 per second of decision time.
@@ -116,6 +119,7 @@ def probabilities(model: StumpModel, traces: Sequence[Trace]) -> list[npt.NDArra
 
 
 _CUR_SIL = FEATURE_NAMES.index("cur_silence")
+_TOTAL = FEATURE_NAMES.index("total_speech")
 
 
 def simulate(t: Trace, p: npt.NDArray[np.float64], pol: PolicyParams) -> tuple[str, float]:
@@ -125,9 +129,14 @@ def simulate(t: Trace, p: npt.NDArray[np.float64], pol: PolicyParams) -> tuple[s
     n = p.size
     last = min(n, round(pol.limit_s / FRAME_S)) - 1
     with np.errstate(invalid="ignore"):
-        m = np.flatnonzero(p[: last + 1] >= pol.machine_min_p)
+        m = np.flatnonzero(
+            (p[: last + 1] >= pol.machine_min_p)
+            & (t.x[: last + 1, _TOTAL] >= pol.machine_min_speech_s)
+        )
+        cs, pp = t.x[: last + 1, _CUR_SIL], p[: last + 1]
         h = np.flatnonzero(
-            (t.x[: last + 1, _CUR_SIL] >= pol.human_pause_s) & (p[: last + 1] <= pol.human_max_p)
+            ((cs >= pol.human_pause_s) & (pp <= pol.human_max_p))
+            | ((cs >= pol.human_late_pause_s) & (pp <= pol.human_late_max_p))
         )
     cands = []
     if 0 <= t.event_frame <= last:

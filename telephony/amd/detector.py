@@ -19,6 +19,7 @@ After a machine verdict the detector keeps listening for the beep if fed
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -31,6 +32,7 @@ from telephony.amd.vad import analyse_frames
 from telephony.events import AmdVerdict
 
 _CUR_SILENCE = FEATURE_NAMES.index("cur_silence")
+_TOTAL_SPEECH = FEATURE_NAMES.index("total_speech")
 
 
 class Verdict(StrEnum):
@@ -89,9 +91,12 @@ def decide(
             return Verdict.SIT, "special information tones"
         return Verdict.MACHINE, "beep"
     if feats is not None and p is not None:
-        if p >= params.machine_min_p:
+        if p >= params.machine_min_p and feats[_TOTAL_SPEECH] >= params.machine_min_speech_s:
             return Verdict.MACHINE, "model"
-        if feats[_CUR_SILENCE] >= params.human_pause_s and p <= params.human_max_p:
+        pause = feats[_CUR_SILENCE]
+        if (pause >= params.human_pause_s and p <= params.human_max_p) or (
+            pause >= params.human_late_pause_s and p <= params.human_late_max_p
+        ):
             return Verdict.HUMAN, "utterance then pause"
     if now >= params.limit_s - 1e-9:
         if feats is None or p is None:
@@ -172,14 +177,7 @@ class AmdDetector:
         the analysis limit. Returns the existing verdict if there is one."""
         if self.result is not None:
             return self.result
-        limit = PolicyParams(
-            human_pause_s=self.policy.human_pause_s,
-            human_max_p=self.policy.human_max_p,
-            machine_min_p=self.policy.machine_min_p,
-            limit_s=max(self.analysed_s, FRAME_S),
-            limit_machine_p=self.policy.limit_machine_p,
-            limit_human_p=self.policy.limit_human_p,
-        )
+        limit = dataclasses.replace(self.policy, limit_s=max(self.analysed_s, FRAME_S))
         decision = decide(self._last_feats, self._last_p, None, limit.limit_s, limit)
         assert decision is not None  # at the limit decide() always answers
         self.result = self._result(*decision)

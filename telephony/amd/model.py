@@ -33,8 +33,12 @@ class PolicyParams:
 
     A person is declared as soon as they have spoken and then stayed quiet for
     ``human_pause_s`` while the model's probability is at most ``human_max_p`` (the
-    "short utterance, then a pause" rule); a machine only when the probability reaches
-    ``machine_min_p`` (high: a person sent to the machine branch is an abandoned call).
+    "short utterance, then a pause" rule), or, less sure, after a longer pause
+    ``human_late_pause_s`` at most ``human_late_max_p`` (by then a voicemail's beep, which
+    follows its greeting by 0.2-0.9 s, would have been heard); a machine only when the
+    probability reaches
+    ``machine_min_p`` after at least ``machine_min_speech_s`` of speech (high: a person
+    sent to the machine branch is an abandoned call).
     At ``limit_s`` of audio the detector decides on what it has: machine at
     ``limit_machine_p`` or more, person at ``limit_human_p`` or less, else not sure;
     nothing heard at all is silence.
@@ -42,18 +46,29 @@ class PolicyParams:
 
     human_pause_s: float = 0.6
     human_max_p: float = 0.3
+    human_late_pause_s: float = 1.0
+    human_late_max_p: float = 0.5
     machine_min_p: float = 0.95
+    machine_min_speech_s: float = 0.8
     limit_s: float = 5.0
     limit_machine_p: float = 0.8
     limit_human_p: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("human_max_p", "machine_min_p", "limit_machine_p", "limit_human_p"):
+        for name in (
+            "human_max_p",
+            "human_late_max_p",
+            "machine_min_p",
+            "limit_machine_p",
+            "limit_human_p",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name}: must be a probability in 0..1, got {v}")
-        if self.human_pause_s <= 0 or self.limit_s <= 0:
-            raise ValueError("human_pause_s and limit_s: must be > 0 seconds")
+        if self.machine_min_speech_s < 0:
+            raise ValueError("machine_min_speech_s: must be >= 0 seconds")
+        if min(self.human_pause_s, self.human_late_pause_s, self.limit_s) <= 0:
+            raise ValueError("human_pause_s, human_late_pause_s, limit_s: must be > 0 seconds")
 
 
 class StumpModel:

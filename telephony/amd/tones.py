@@ -36,8 +36,13 @@ SIT_BANDS = ((880.0, 1020.0), (1340.0, 1460.0), (1740.0, 1820.0))
 SIT_SEG_S = (0.20, 0.45)
 SIT_GAP_S = 0.10
 BEEP_HZ = (380.0, 2150.0)
-BEEP_MIN_S = 0.10
+BEEP_MIN_S = 0.15
 BEEP_MAX_S = 1.6
+# A beep is a generated sine: steadier than any sung or spoken vowel. On the dev corpus the
+# true beeps read mean tonality >= 0.925 and frequency spread <= 3 Hz (90 %), while the
+# tone-like runs inside speech are 0.1 s long with 10-25 Hz of spread.
+BEEP_MIN_TONALITY = 0.93
+BEEP_MAX_FREQ_SD_HZ = 8.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class ToneRun:
     start: float
     end: float
     freq: float
+    tonality: float = 1.0  # mean over the run
+    freq_sd: float = 0.0  # standard deviation of the per-frame peak frequency, Hz
 
     @property
     def length(self) -> float:
@@ -56,7 +63,7 @@ class ToneRun:
 class ToneTracker:
     """Builds tone runs frame by frame; ``runs`` holds the closed ones (>= MIN_RUN_S)."""
 
-    __slots__ = ("_f_sum", "_gap", "_n", "_start", "runs")
+    __slots__ = ("_f_sq", "_f_sum", "_gap", "_k", "_n", "_start", "_t_sum", "runs")
 
     def __init__(self) -> None:
         self.runs: list[ToneRun] = []
@@ -64,6 +71,9 @@ class ToneTracker:
         self._start = 0  # first frame index of the open run
         self._f_sum = 0.0
         self._gap = 0
+        self._k = 0  # frames actually measured in the run (bridged gaps excluded)
+        self._f_sq = 0.0
+        self._t_sum = 0.0
 
     def update(
         self, i: int, tonality: float, freq: float, energy_db: float, floor_db: float
@@ -78,6 +88,9 @@ class ToneTracker:
             self._n += 1 + self._gap
             self._f_sum += freq * (1 + self._gap)
             self._gap = 0
+            self._k += 1
+            self._f_sq += freq * freq
+            self._t_sum += tonality
             return
         if self._n and not tonal and self._gap == 0:
             self._gap = 1  # bridge one missing frame
@@ -85,23 +98,29 @@ class ToneTracker:
         self._close(i - self._gap)
         if tonal:
             self._n, self._start, self._f_sum = 1, i, freq
+            self._k, self._f_sq, self._t_sum = 1, freq * freq, tonality
 
     def _close(self, end_frame: int) -> None:
         if self._n and self._n * FRAME_S >= MIN_RUN_S:
-            self.runs.append(
-                ToneRun(
-                    self._start * FRAME_S, (self._start + self._n) * FRAME_S, self._f_sum / self._n
-                )
-            )
+            self.runs.append(self._run())
         self._n, self._gap, self._f_sum = 0, 0, 0.0
+
+    def _run(self) -> ToneRun:
+        k = max(self._k, 1)
+        mean_k = self._f_sq / k - (self._f_sum / self._n) ** 2
+        return ToneRun(
+            self._start * FRAME_S,
+            (self._start + self._n) * FRAME_S,
+            self._f_sum / self._n,
+            self._t_sum / k,
+            max(mean_k, 0.0) ** 0.5,
+        )
 
     def open_run(self) -> ToneRun | None:
         """The tone still sounding (any length), or None."""
         if not self._n:
             return None
-        return ToneRun(
-            self._start * FRAME_S, (self._start + self._n) * FRAME_S, self._f_sum / self._n
-        )
+        return self._run()
 
 
 def _in(f: float, band: tuple[float, float]) -> bool:
@@ -143,5 +162,10 @@ def could_start_sit(run: ToneRun) -> bool:
 
 
 def is_beep(run: ToneRun) -> bool:
-    """A voicemail record tone: one steady tone of 400-2100 Hz, 0.1-1.6 s."""
-    return _in(run.freq, BEEP_HZ) and BEEP_MIN_S <= run.length <= BEEP_MAX_S
+    """A voicemail record tone: one steady sine of 400-2100 Hz, 0.15-1.6 s."""
+    return (
+        _in(run.freq, BEEP_HZ)
+        and BEEP_MIN_S <= run.length <= BEEP_MAX_S
+        and run.tonality >= BEEP_MIN_TONALITY
+        and run.freq_sd <= BEEP_MAX_FREQ_SD_HZ
+    )
