@@ -50,7 +50,7 @@ class AudioSocketSettings:
     time after the UUID before the detector must decide; ``keepalive_s``: send a silent
     frame when nothing went either way for this long (Asterisk kills the call at 2 s);
     ``first_frame_timeout_s``: close a connection that sends no UUID; ``close_wait_s``:
-    how long to wait for Asterisk's EOF after our FIN."""
+    how long to wait for Asterisk's EOF after our FIN; ``backlog``: the listen queue."""
 
     host: str = "127.0.0.1"
     port: int = 9092
@@ -58,6 +58,7 @@ class AudioSocketSettings:
     keepalive_s: float = 0.5
     first_frame_timeout_s: float = 2.0
     close_wait_s: float = 1.0
+    backlog: int = 1024  # pending connects: a burst of answered calls connects at once
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -112,7 +113,11 @@ class AudioSocketServer:
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
-            self._handle, self.settings.host, self.settings.port, limit=READ_CHUNK
+            self._handle,
+            self.settings.host,
+            self.settings.port,
+            limit=READ_CHUNK,
+            backlog=self.settings.backlog,
         )
         log.info("AudioSocket server listening on %s:%d", self.settings.host, self.port)
 

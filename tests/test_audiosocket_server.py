@@ -155,12 +155,15 @@ async def _many(n: int, speed: float) -> Sink:
         calls = [uuid.uuid4() for _ in range(n)]
         outs = await asyncio.gather(
             *(
-                stream_call("127.0.0.1", srv.port, c, clips[i % len(clips)], speed=speed)
+                # As Asterisk, keep the line open after the clip until the server is done.
+                stream_call(
+                    "127.0.0.1", srv.port, c, clips[i % len(clips)], speed=speed, hold_open_s=20.0
+                )
                 for i, c in enumerate(calls)
             )
         )
     assert all(o.closed_by_server for o in outs)
-    assert set(sink.verdicts) == set(calls)
+    assert set(sink.verdicts) == set(calls), {sink.ended.get(c) for c in calls}
     return sink
 
 
