@@ -38,7 +38,7 @@ from telephony.amd.detector import Verdict
 from telephony.amd.features import FEATURE_NAMES, FrontEnd, ToneEvent
 from telephony.amd.frames import FRAME_S, FRAME_SAMPLES
 from telephony.amd.metrics import Scored, score
-from telephony.amd.model import MODEL_RESOURCE, PolicyParams, StumpModel, fit_stumps
+from telephony.amd.model import MODEL_RESOURCE, PolicyParams, TreeModel, fit_trees
 from telephony.amd.vad import analyse_frames
 from telephony.amd_corpus import Clip, load_manifest
 from telephony.wavfile import read_wav
@@ -49,20 +49,21 @@ MODEL_PATH = ROOT / "telephony" / "amd" / MODEL_RESOURCE
 LIMIT_S = 5.0
 POSITIVE = ("machine", "sit", "music")
 TRAINED = ("human", *POSITIVE)
-FIT = {"rounds": 250, "learning_rate": 0.1, "n_bins": 32, "l2": 1.0}
+FIT = {"rounds": 150, "learning_rate": 0.1, "n_bins": 32, "l2": 1.0}
 GRID = {
-    "human_pause_s": (0.3, 0.4, 0.5),
+    "human_pause_s": (0.3, 0.5, 0.7),
     "human_max_p": (0.05, 0.1, 0.2, 0.3),
-    "human_late_pause_s": (0.8, 1.0, 1.2),
+    "human_late_pause_s": (0.9, 1.1, 1.3),
     "human_late_max_p": (0.5, 0.7),
-    "machine_min_p": (0.9, 0.95, 0.98, 0.99),
-    "machine_min_speech_s": (0.4, 0.8, 1.2),
-    "limit_machine_p": (0.7, 0.9),
+    "machine_min_p": (0.9, 0.95, 0.98),
+    "machine_min_speech_s": (0.8, 1.2),
+    "limit_machine_p": (0.6, 0.8),
     "limit_human_p": (0.5,),
 }
 # Costs the threshold search minimises: a person sent away from an agent is an
-# abandoned call (10); any other wrong verdict 1; plus 0.05 per second of decision time.
-COST_HUMAN_AWAY = 10.0
+# abandoned call (25); any other wrong verdict 1; plus 0.15 per second of decision time
+# (on human and machine clips: a person waits in silence while we listen).
+COST_HUMAN_AWAY = 25.0
 COST_WRONG = 1.0
 COST_PER_S = 0.15
 _EVENT_CODE = {ToneEvent.FAX: 1, ToneEvent.SIT: 2, ToneEvent.BEEP: 3}
@@ -96,7 +97,7 @@ def trace_clip(clip: Clip, limit_s: float = LIMIT_S) -> Trace:
     return Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code)
 
 
-def fit(traces: Sequence[Trace]) -> StumpModel:
+def fit(traces: Sequence[Trace]) -> TreeModel:
     xs, ys, ws = [], [], []
     for t in traces:
         if t.clip.label not in TRAINED or not t.has.any():
@@ -105,10 +106,10 @@ def fit(traces: Sequence[Trace]) -> StumpModel:
         xs.append(rows)
         ys.append(np.full(rows.shape[0], 1.0 if t.clip.label in POSITIVE else 0.0))
         ws.append(np.full(rows.shape[0], 1.0 / rows.shape[0]))
-    return fit_stumps(np.vstack(xs), np.concatenate(ys), np.concatenate(ws), **FIT)  # type: ignore[arg-type]
+    return fit_trees(np.vstack(xs), np.concatenate(ys), np.concatenate(ws), **FIT)  # type: ignore[arg-type]
 
 
-def probabilities(model: StumpModel, traces: Sequence[Trace]) -> list[npt.NDArray[np.float64]]:
+def probabilities(model: TreeModel, traces: Sequence[Trace]) -> list[npt.NDArray[np.float64]]:
     out = []
     for t in traces:
         p = np.full(t.x.shape[0], np.nan)

@@ -13,7 +13,7 @@ from telephony.amd.asterisk_amd import AsteriskAmd
 from telephony.amd.detector import AmdDetector, Verdict, to_amd_verdict
 from telephony.amd.features import FEATURE_NAMES
 from telephony.amd.frames import FrameAssembler, PcmFormatError, pcm_to_samples
-from telephony.amd.model import PolicyParams, StumpModel, load_shipped
+from telephony.amd.model import PolicyParams, TreeModel, load_shipped
 from telephony.amd_corpus import load_manifest, run_detector
 from telephony.events import AmdVerdict
 from telephony.wavfile import BadAudio, read_wav
@@ -109,7 +109,7 @@ def test_shipped_model_loads_and_matches_the_features() -> None:
 
 def test_model_and_policy_validate() -> None:
     with pytest.raises(ValueError, match="retrain"):
-        StumpModel(bias=0, feat=[], thr=[], left=[], right=[], feature_names=("x",))
+        TreeModel(bias=0, trees=[], feature_names=("x",))
     with pytest.raises(ValueError, match="machine_min_p"):
         PolicyParams(machine_min_p=1.5)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from telephony.amd.features import FEATURE_NAMES, FrontEnd, ToneEvent
 from telephony.amd.frames import FRAME_S, FrameAssembler, Samples, pcm_to_samples
-from telephony.amd.model import PolicyParams, StumpModel, load_shipped
+from telephony.amd.model import PolicyParams, TreeModel, load_shipped
 from telephony.amd.vad import analyse_frames
 from telephony.events import AmdVerdict
 
@@ -109,10 +109,10 @@ def decide(
     return None
 
 
-_SHIPPED: tuple[StumpModel, PolicyParams] | None = None
+_SHIPPED: tuple[TreeModel, PolicyParams] | None = None
 
 
-def _shipped() -> tuple[StumpModel, PolicyParams]:
+def _shipped() -> tuple[TreeModel, PolicyParams]:
     global _SHIPPED  # noqa: PLW0603 - read-only cache of the packaged weights
     if _SHIPPED is None:
         _SHIPPED = load_shipped()
@@ -123,7 +123,7 @@ class AmdDetector:
     """One call's detector. Not thread-safe; one instance per call."""
 
     def __init__(
-        self, *, model: StumpModel | None = None, policy: PolicyParams | None = None
+        self, *, model: TreeModel | None = None, policy: PolicyParams | None = None
     ) -> None:
         if model is None or policy is None:
             shipped_model, shipped_policy = _shipped()
@@ -156,6 +156,8 @@ class AmdDetector:
         block = np.stack(frames)
         st = analyse_frames(block)
         front = self._front
+        pol = self.policy
+        min_pause = min(pol.human_pause_s, pol.human_late_pause_s)
         reached: DetectorResult | None = None
         for i in range(block.shape[0]):
             feats, event = front.step(
@@ -165,9 +167,18 @@ class AmdDetector:
                 self.beep_at_s = event[1]
             if self.result is not None:
                 continue  # verdict given: only the beep search goes on
-            p = self.model.probability(feats) if feats is not None else None
+            now = front.vad.now_s
+            p = None
+            # The model is only consulted when a rule could use it (speed: most frames
+            # before the first pause cannot decide anything).
+            if feats is not None and (
+                feats[_TOTAL_SPEECH] >= pol.machine_min_speech_s
+                or feats[_CUR_SILENCE] >= min_pause
+                or now >= pol.limit_s - 1e-9
+            ):
+                p = self.model.probability(feats)
             self._last_feats, self._last_p = feats, p
-            decision = decide(feats, p, event, front.vad.now_s, self.policy)
+            decision = decide(feats, p, event, now, pol)
             if decision is not None:
                 self.result = reached = self._result(*decision)
         return reached
@@ -178,7 +189,10 @@ class AmdDetector:
         if self.result is not None:
             return self.result
         limit = dataclasses.replace(self.policy, limit_s=max(self.analysed_s, FRAME_S))
-        decision = decide(self._last_feats, self._last_p, None, limit.limit_s, limit)
+        feats, p = self._last_feats, self._last_p
+        if feats is not None and p is None:
+            p = self._last_p = self.model.probability(feats)
+        decision = decide(feats, p, None, limit.limit_s, limit)
         assert decision is not None  # at the limit decide() always answers
         self.result = self._result(*decision)
         return self.result
@@ -187,7 +201,7 @@ class AmdDetector:
         evidence: dict[str, float] = {}
         if self._last_feats is not None:
             evidence = dict(zip(FEATURE_NAMES, self._last_feats, strict=True))
-        if self._last_p is not None:
-            evidence["p_machine"] = self._last_p
+            p = self._last_p
+            evidence["p_machine"] = p if p is not None else self.model.probability(self._last_feats)
         beep = self.beep_at_s if verdict is Verdict.MACHINE else None
         return DetectorResult(verdict, round(self.analysed_s, 3), reason, evidence, beep)

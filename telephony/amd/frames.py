@@ -46,6 +46,8 @@ class FrameAssembler:
 
     def push(self, samples: Samples) -> list[Samples]:
         """Add ``samples``; return the whole frames now available, oldest first."""
+        if not self._pending.size and samples.size == FRAME_SAMPLES:
+            return [samples]  # the common case: one 20 ms frame, nothing held
         buf = np.concatenate((self._pending, samples)) if self._pending.size else samples
         n = buf.size // FRAME_SAMPLES
         frames = [buf[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES] for i in range(n)]
