@@ -186,9 +186,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    from dialer import cli_ami, cli_rules  # noqa: PLC0415
+    from dialer import cli_amd, cli_ami, cli_rules  # noqa: PLC0415
 
-    return [cli_rules.add_commands, cli_ami.add_commands]
+    return [cli_rules.add_commands, cli_ami.add_commands, cli_amd.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -52,6 +52,7 @@ from pacing.registry import PACERS
 from pacing.registry import make_pacer as registry_make_pacer
 from rules.config import RulesConfig
 from telephony.ami_config import AmiConfig
+from telephony.audiosocket_server import AudioSocketSettings
 
 Scalar = bool | int | float | str
 
@@ -125,6 +126,7 @@ SECTIONS: dict[str, type[Any]] = {
     "metrics": MetricsSettings,
     "rules": RulesConfig,
     "ami": AmiConfig,
+    "audiosocket": AudioSocketSettings,
 }
 _TOP_KEYS = ("campaign", "pacing", *SECTIONS)
 T = typing.TypeVar("T")
