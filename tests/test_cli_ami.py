@@ -174,7 +174,9 @@ def test_the_example_ami_section_uncommented_gives_the_defaults() -> None:
     from telephony.ami_settings import AmiSettings  # noqa: PLC0415
 
     text = (Path(__file__).resolve().parents[1] / "config.example.toml").read_text("utf-8")
-    section = text[text.index("# --- ami ---") :].splitlines()[3:]
+    block = text[text.index("# --- ami ---") :]
+    end = block.find("\n# --- ", 1)  # the next section of the file, if any
+    section = (block if end < 0 else block[:end]).splitlines()[3:]
     plain = "\n".join(line[2:] if line.startswith("# ") else line[1:] for line in section)
     (server,) = servers_from_config(
         tomllib.loads(plain)["ami"], source="example", env={"DIALER_AMI_SECRET": "x"}
