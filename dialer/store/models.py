@@ -118,9 +118,19 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         UniqueConstraint("campaign_id", "external_id", name="uq_leads_campaign_external"),
-        # The claim query: eligible leads of a campaign, best priority first.
-        Index("ix_leads_claim", "campaign_id", "status", "next_eligible_at"),
-        Index("ix_leads_owner_claim", "campaign_id", "owner_agent", "status", "next_eligible_at"),
+        # The same debt in other campaigns (Reg F counts calls per debt; rules facts).
+        Index("ix_leads_external_id", "external_id"),
+        # The claim query: one owner's (or the unowned) active leads walked in priority
+        # order, the eligibility time read from the index itself: no sort of the whole
+        # campaign per claim (migration 0002).
+        Index(
+            "ix_leads_priority_claim",
+            "campaign_id",
+            "owner_agent",
+            "status",
+            "priority",
+            "next_eligible_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.ids import AgentId, CallId, LeadId
@@ -172,25 +172,43 @@ class StoreLeadSupply:
 
     # ------------------------------------------------------------------ claim
 
-    def _candidates(self, at: datetime, for_agent: AgentId | None, limit: int) -> Select[Lead]:
-        q = select(Lead).where(
-            Lead.campaign_id == self.campaign_id,
-            Lead.status == LeadStatus.ACTIVE,
-            Lead.next_eligible_at <= at,
+    def _candidates(self, at: datetime, owner: AgentId | None, limit: int) -> Select[int]:
+        """Ids of eligible active leads of one owner (None: unowned), best priority
+        first. Ids only, so that the index (campaign, owner, status, priority, next
+        eligible time) covers the query and is walked in priority order: selecting whole
+        rows makes SQLite prefer the time index and sort the campaign on every claim."""
+        q = (
+            select(Lead.id)
+            .where(
+                Lead.campaign_id == self.campaign_id,
+                Lead.owner_agent.is_(None) if owner is None else Lead.owner_agent == owner,
+                Lead.status == LeadStatus.ACTIVE,
+                Lead.next_eligible_at <= at,
+            )
+            .order_by(Lead.priority.desc(), Lead.next_eligible_at, Lead.id)
+            .limit(limit)
         )
-        if for_agent is None:
-            q = q.where(Lead.owner_agent.is_(None)).order_by(
-                Lead.priority.desc(), Lead.next_eligible_at, Lead.id
-            )
-        else:
-            mine = case((Lead.owner_agent == for_agent, 0), else_=1)
-            q = q.where((Lead.owner_agent == for_agent) | Lead.owner_agent.is_(None)).order_by(
-                mine, Lead.priority.desc(), Lead.next_eligible_at, Lead.id
-            )
-        q = q.limit(limit)
         if self._pg:
-            q = q.with_for_update(skip_locked=True, of=Lead)
+            q = q.with_for_update(skip_locked=True)
         return q
+
+    async def _read_candidates(
+        self, s: AsyncSession, at: datetime, for_agent: AgentId | None, limit: int
+    ) -> list[Lead]:
+        """The agent's own leads first, then unowned ones (progressive); unowned only
+        for an unreserved call. The rows are locked by the id query (PostgreSQL)."""
+        ids: list[int] = []
+        for owner in [for_agent, None] if for_agent is not None else [None]:
+            rows = await s.execute(self._candidates(at, owner, limit - len(ids)))
+            ids.extend(rows.scalars().all())
+            if len(ids) >= limit:
+                break
+        if not ids:
+            return []
+        by_id = {
+            ld.id: ld for ld in (await s.execute(select(Lead).where(Lead.id.in_(ids)))).scalars()
+        }
+        return [by_id[i] for i in ids]
 
     async def claim(
         self, count: int, *, at: datetime, for_agent: AgentId | None = None
@@ -203,11 +221,7 @@ class StoreLeadSupply:
         async with self.store.session() as s:
             for _ in range(self.max_rounds):
                 need = count - len(chosen)
-                leads = list(
-                    (await s.execute(self._candidates(at, for_agent, max(self.scan, need))))
-                    .scalars()
-                    .all()
-                )
+                leads = await self._read_candidates(s, at, for_agent, max(self.scan, need))
                 if not leads:
                     break
                 facts, phones = await load_facts(
