@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +14,10 @@ from rich.table import Table
 
 from dialer.cli_db import add_db_argument
 from dialer.errors import DialerError
-from dialer.leads_import import ImportFileError
+from dialer.leads_import import ImportFileError, Issue, Reading, records
+from dialer.phones import PhoneError, parse_phone
 from dialer.store.facts import load_facts
-from dialer.store.importer import ImportOptions, ImportResult, import_file
+from dialer.store.importer import REPORT_COLUMNS, ImportOptions, ImportResult, import_file
 from dialer.store.policy_config import policy_for
 from dialer.store.settings import settings_for
 from dialer.store.store import Store
@@ -50,6 +52,14 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     imp.add_argument("--batch-size", type=int, default=5000, help="rows per transaction")
     add_db_argument(imp)
     imp.set_defaults(handler=_import)
+
+    dnc = lsub.add_parser("dnc", help="import a do-not-call list (one number per line or CSV)")
+    dnc.add_argument("file", type=Path, help="text or CSV file; the first column holds numbers")
+    dnc.add_argument("--region", default="US", help="region for national numbers (default US)")
+    dnc.add_argument("--source", help="where the list comes from (default: the file name)")
+    dnc.add_argument("--report", type=Path, help="report CSV (default: FILE.report.csv)")
+    add_db_argument(dnc)
+    dnc.set_defaults(handler=_dnc)
 
     exp = lsub.add_parser("explain", help="the contact-policy verdict for a lead, rule by rule")
     exp.add_argument("lead", help="lead id or account id")
@@ -130,6 +140,66 @@ def _summary(console: Console, r: ImportResult) -> None:
             first.add_row(str(i.row), i.column, i.value, i.reason, i.action)
         console.print(first)
     console.print(f"report: {r.report} ({r.issues:,} entries)")
+
+
+def _dnc(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_for(args.db)
+    except ValueError as exc:
+        print(f"dialer leads dnc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        numbers, issues = read_dnc_file(args.file, args.region.upper())
+    except (ImportFileError, OSError) as exc:
+        print(f"dialer leads dnc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report = args.report or args.file.with_name(args.file.name + ".report.csv")
+    with report.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(REPORT_COLUMNS)
+        for i in issues:
+            w.writerow((i.row, i.column, i.value, i.reason, i.action))
+
+    async def run() -> int:
+        store = await Store.open(settings)
+        try:
+            added = 0
+            source = (args.source or f"list:{args.file.name}")[:100]
+            for start in range(0, len(numbers), 5000):
+                added += await store.add_dnc(numbers[start : start + 5000], source=source)
+            return added
+        finally:
+            await store.close()
+
+    try:
+        added = asyncio.run(run())
+    except (DialerError, ValueError) as exc:
+        print(f"dialer leads dnc: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"{len(numbers):,} numbers read, {added:,} added to the do-not-call list "
+        f"({len(numbers) - added:,} already on it), {len(issues):,} lines skipped: {report}"
+    )
+    return 0
+
+
+def read_dnc_file(path: Path, region: str) -> tuple[list[str], list[Issue]]:
+    """E.164 numbers of a DNC list (first column; a header line is skipped if its first
+    field is not a number), and an issue per line that is not a valid number."""
+    reading = Reading()
+    numbers: dict[str, None] = {}
+    issues: list[Issue] = []
+    for row, rec in records(path, encoding="auto", max_line_bytes=1 << 16, reading=reading):
+        raw = rec[0].strip() if rec else ""
+        if not raw:
+            continue
+        try:
+            numbers[parse_phone(raw, region).e164] = None
+        except PhoneError as exc:
+            if row == 1 and not any(ch.isdigit() for ch in raw):
+                continue  # a header
+            issues.append(Issue(row, "number", raw[:60], str(exc), "row skipped"))
+    return list(numbers), reading.issues + issues
 
 
 def _explain(args: argparse.Namespace) -> int:

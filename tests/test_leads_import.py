@@ -221,3 +221,27 @@ def test_cli_import_in_worker_processes(tmp_path: Path, capsys: pytest.CaptureFi
     asyncio.run(check())
     assert main(["leads", "import", str(f), "--campaign", "nope", "--db", str(db)]) == 2
     assert "no campaign 'nope'" in capsys.readouterr().err
+
+
+def test_dnc_list_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "dnc.db"
+    f = tmp_path / "dnc.csv"
+    f.write_text("number\n(212) 555-0123\n+52 55 1234 5678\n(212) 555-0123\nnot a number\n\n")
+    argv = ["leads", "dnc", str(f), "--db", str(db)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 numbers read, 2 added" in out and "1 lines skipped" in out
+    rep = report_rows(tmp_path / "dnc.csv.report.csv")
+    assert [(x["row"], x["value"]) for x in rep] == [("5", "not a number")]
+    assert main(argv) == 0
+    assert "0 added" in capsys.readouterr().out
+
+    async def check() -> None:
+        s = await Store.open(StoreSettings(url=str(db)))
+        assert await s.dnc_numbers(["+12125550123", "+525512345678", "+12125550124"]) == {
+            "+12125550123",
+            "+525512345678",
+        }
+        await s.close()
+
+    asyncio.run(check())
