@@ -11,6 +11,7 @@ order. A ``time_zone`` column overrides it per row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,6 +40,10 @@ REFERENCE_ZONES = {
 }
 # phonenumbers still uses some old IANA links; the tz database knows both names.
 _ALIASES = {"America/Buenos_Aires": "America/Argentina/Buenos_Aires"}
+
+
+_PLAIN = re.compile(r"\+?[0-9 ().\-]+")
+_DROP = str.maketrans("", "", " ().-")
 
 
 class PhoneError(ValueError):
@@ -101,6 +106,10 @@ def parse_phone(raw: str, region: str) -> ParsedPhone:
     text = raw.strip()
     if len(text) > 40:
         raise PhoneError("too long to be a phone number")
+    if _PLAIN.fullmatch(text):
+        # Only digits and punctuation: phonenumbers would drop the punctuation itself, one
+        # Unicode lookup per character; doing it here first is the same number, faster.
+        text = text.translate(_DROP)
     try:
         num = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
