@@ -181,3 +181,32 @@ def dials(log: Path) -> int:
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip("PostgreSQL tests run on Linux (Debian packages)")
+
+
+@pytest.mark.asyncio
+async def test_pg_lead_import_and_merge(pg_url: str, tmp_path: Path) -> None:
+    from dialer.store.importer import ImportOptions, import_file  # noqa: PLC0415
+
+    store = await Store.open(StoreSettings(url=pg_url))
+    try:
+        await store.create_campaign("c", default_region="MX", at=T0)
+        f = tmp_path / "l.csv"
+        f.write_text(
+            "account,name,amount,dpd,phone,phone_work,branch\n"
+            "A1,Ana,1234.56,30,55 1234 5678,81 1234 5678,Centro\n"
+            "A2,Bob,x,1,5512345679,,\n"
+            "A1,Ana L,99.10,31,5512345670,,Norte\n"
+        )
+        r = await import_file(store, "c", f, options=ImportOptions(jobs=0), at=T0)
+        assert (r.leads_created, r.leads_merged, r.rows_skipped) == (1, 0, 1)
+        a1 = await store.get_lead("c", "A1")
+        assert a1.debt_amount == Decimal("99.10") and a1.custom == {"branch": "Norte"}
+        assert [p.e164 for p in a1.phones] == ["+525512345678", "+528112345678", "+525512345670"]
+        assert a1.next_eligible_at == T0
+        again = await import_file(store, "c", f, options=ImportOptions(jobs=0), at=T0)
+        assert (again.leads_created, again.leads_merged) == (0, 1)
+        sup = await StoreLeadSupply.for_campaign(store, "c", policy=ContactPolicy(), worker="w")
+        (t,) = await sup.claim(5, at=T0)
+        assert t.number == "525512345678"
+    finally:
+        await store.close()
