@@ -150,3 +150,28 @@ def test_db_upgrade_and_explain_commands(
     assert main([*argv, "--at", "2026-03-03T10:00:00"]) == 2  # no offset
     assert main(["leads", "explain", "nope", "--campaign", "c", "--db", str(db)]) == 2
     assert "no lead 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.asyncio
+async def test_lease_keeper_renews_and_detects_loss(tmp_path: Path) -> None:
+    from dialer.store.lease import LeaseKeeper, LeaseLost  # noqa: PLC0415
+
+    store = await Store.open(StoreSettings(url=str(tmp_path / "l.db")))
+    try:
+        await store.create_campaign("c")
+        a = LeaseKeeper(store, "c", "pa", ttl=0.6)
+        b = LeaseKeeper(store, "c", "pb", ttl=0.6)
+        assert await a.acquire(wait=0)
+        assert not await b.acquire(wait=0.2)
+        task = asyncio.ensure_future(a.keep_alive())
+        await asyncio.sleep(1.0)  # longer than the ttl: only renewals keep it
+        assert not await b.try_acquire()
+        task.cancel()
+        assert await b.acquire(wait=2.0)  # a stopped renewing: b takes over after expiry
+        a._renewed = -1e18  # a's next claim renews...
+        with pytest.raises(LeaseLost):
+            await a.ensure()  # ...and finds the campaign taken
+        await b.release()
+        assert (await store.get_campaign("c")).lease_owner is None
+    finally:
+        await store.close()

@@ -65,6 +65,14 @@ class LeaseKeeper:
         if not await self.try_acquire():
             raise LeaseLost(f"campaign {self.campaign!r}: lease taken by another process")
 
+    async def keep_alive(self) -> None:
+        """Renew every ttl/3 until cancelled: run it as a task beside the runner in a
+        real-time process, so that the lease lives while no claim is made (an empty
+        campaign, calls still in flight). Raises LeaseLost when another process has it."""
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            await self.ensure()
+
     async def release(self) -> None:
         if self.held:
             await self.store.release_lease(self.campaign, self.owner)
