@@ -186,9 +186,15 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    from dialer import cli_amd, cli_ami, cli_rules  # noqa: PLC0415
+    from dialer import cli_amd, cli_ami, cli_db, cli_leads, cli_rules  # noqa: PLC0415
 
-    return [cli_rules.add_commands, cli_ami.add_commands, cli_amd.add_commands]
+    return [
+        cli_db.add_commands,
+        cli_leads.add_commands,
+        cli_rules.add_commands,
+        cli_ami.add_commands,
+        cli_amd.add_commands,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,7 @@ from dialer.errors import ConfigError
 from dialer.ids import CampaignId
 from dialer.metrics import MetricsSettings
 from dialer.settings import CampaignSettings
+from dialer.store.settings import StoreSettings
 from dialer.toml_file import read_toml
 from pacing.base import Pacer
 from pacing.predictive import PredictivePacer
@@ -127,6 +128,7 @@ SECTIONS: dict[str, type[Any]] = {
     "rules": RulesConfig,
     "ami": AmiConfig,
     "audiosocket": AudioSocketSettings,
+    "store": StoreSettings,
 }
 _TOP_KEYS = ("campaign", "pacing", *SECTIONS)
 T = typing.TypeVar("T")

@@ -287,7 +287,9 @@ class ScriptedTelephony:
         """A person waited unheard longer than their patience and hung up."""
         if call.done or call.heard:
             return
-        now = self._now()
+        # Never before the answer, even when the loop runs this timer up to its clock
+        # resolution early (a patience of 0 with an answer a few ulps after now).
+        now = max(self._now(), call.answered_at)
         if call.verdict is None:
             # Gone before the verdict: detection reports the hang-up, then the line drops.
             call.verdict = AmdVerdict.HUNG_UP
@@ -348,6 +350,7 @@ class ScriptedTelephony:
             cause = FailCause.CANCELLED if side is HangupSide.ENGINE else FailCause.NO_ANSWER
             self._emit(c, CallFailed(c.id, now, cause))
             return
+        now = max(now, c.answered_at)  # see _patience_out: never before the answer
         if c.verdict is None:
             c.verdict = AmdVerdict.HUNG_UP
             self._put(CallAnswered(c.id, now, AmdVerdict.HUNG_UP, c.answered_at))

@@ -150,6 +150,10 @@ def _script_strategy() -> st.SearchStrategy[Script]:
     script=Script(fate="human", ring=2.4e-115, decision=0.0, talk=0.0, ringing=None),
     orders=[(5e-324, "hangup")],
 )
+@example(  # and a patience-0 hang-up timer run early, before an answer a few ulps away
+    script=Script(fate="human", ring=2.2250738585072014e-308, patience=0.0, ringing=0.0),
+    orders=[],
+)
 def test_the_scripted_backend_keeps_the_ports_event_order(
     script: Script, orders: list[tuple[float, str]]
 ) -> None:
