@@ -180,7 +180,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    return []
+    from dialer import cli_db  # noqa: PLC0415 - keeps `dialer --help` fast
+
+    return [cli_db.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
