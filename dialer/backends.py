@@ -112,5 +112,3 @@ def open_backend(settings: BackendSettings) -> Backend:
     if settings.seed is not None:
         scenario = scenario.replace_settings(seed=settings.seed)
     return SimBackend(scenario, speed=settings.speed)
-
-

@@ -117,7 +117,7 @@ class CampaignHost:
         """``assignments``: agent code -> the campaigns it may work for."""
         self._control = control
         self._mux = telephony
-        self._clock = clock
+        self.clock = clock
         self.settings = settings or HostSettings()
         self._campaigns: dict[str, _Live] = {}
         self._assign: dict[AgentId, tuple[str, ...]] = {
@@ -141,6 +141,11 @@ class CampaignHost:
     def runners(self) -> dict[str, CampaignRunner]:
         """Runners of the campaigns this host is running, by campaign name."""
         return {n: c.runner for n, c in self._campaigns.items() if c.state != STOPPED}
+
+    @property
+    def campaign_names(self) -> list[str]:
+        """Every campaign hosted, whatever its state."""
+        return list(self._campaigns)
 
     def on_runner_started(self, hook: RunnerHook) -> None:
         """``hook(campaign, runner)`` when a campaign's runner starts (also for runners
@@ -179,7 +184,7 @@ class CampaignHost:
             telephony=port,
             leads=spec.leads,
             pacer=spec.pacer,
-            clock=self._clock,
+            clock=self.clock,
             call_id_prefix=spec.prefix,
         )
         live = self._campaigns[spec.name] = _Live(spec, runner, port)
@@ -189,7 +194,7 @@ class CampaignHost:
         return runner
 
     def _start(self, live: _Live) -> None:
-        live.started_wall = self._clock.wall()
+        live.started_wall = self.clock.wall()
         live.task = asyncio.ensure_future(live.runner.run())
         for hook in self._started_hooks:
             hook(live.spec.name, live.runner)
@@ -204,7 +209,7 @@ class CampaignHost:
         pump = asyncio.ensure_future(self._mux.pump())
         for live in self._campaigns.values():
             self._start(live)
-        end = math.inf if until is None else self._clock.now() + until
+        end = math.inf if until is None else self.clock.now() + until
         try:
             await self._poll(force=True)
             while any(c.state != STOPPED for c in self._campaigns.values()):
@@ -215,7 +220,7 @@ class CampaignHost:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), tick)
                 self._wake.clear()
-                if self._clock.now() >= end and not self._stopping:
+                if self.clock.now() >= end and not self._stopping:
                     self.stop()
                 await self._poll()
                 await self._check_drains()
@@ -275,11 +280,11 @@ class CampaignHost:
     def _drain(self, live: _Live) -> None:
         live.state = "draining"
         live.runner.stop_dialling()
-        live.drain_until = self._clock.now() + self.settings.drain_timeout
+        live.drain_until = self.clock.now() + self.settings.drain_timeout
         self._rebalance()
 
     async def _check_drains(self) -> None:
-        now = self._clock.now()
+        now = self.clock.now()
         for live in list(self._campaigns.values()):
             if live.state != "draining":
                 continue
@@ -408,7 +413,7 @@ class CampaignHost:
         live = self._campaigns[name]
         self._waiting.discard(agent)
         self._attached[agent] = name
-        live.last_served = self._clock.now()
+        live.last_served = self.clock.now()
         live.runner.login(agent)
 
     def _place(self, agent: AgentId) -> None:
@@ -447,7 +452,7 @@ class CampaignHost:
             self._reconsider(agent)
 
     def _on_agent(self, campaign: str, agent: Agent) -> None:
-        now_wall = self._clock.wall()
+        now_wall = self.clock.wall()
         prev = self._span_open.pop(agent.id, None)
         if prev is not None:
             self._spans.append(AgentSpan(prev[0], agent.id, prev[1], prev[2], now_wall))
@@ -457,7 +462,7 @@ class CampaignHost:
             hook(campaign, agent)
 
     def _close_spans(self) -> None:
-        now_wall = self._clock.wall()
+        now_wall = self.clock.wall()
         for agent, (campaign, state, start) in self._span_open.items():
             self._spans.append(AgentSpan(campaign, agent, state, start, now_wall))
         self._span_open.clear()
@@ -470,7 +475,7 @@ class CampaignHost:
     # ------------------------------------------------------------------ live numbers
 
     def _sample(self) -> None:
-        now = self._clock.now()
+        now = self.clock.now()
         for live in self._campaigns.values():
             stats = live.runner.stats
             live.samples.append((now, stats.live, stats.abandoned))
@@ -514,7 +519,7 @@ class CampaignHost:
             campaign=live.spec.name,
             host=self.settings.host_id,
             state=live.state,
-            engine_time=self._clock.wall(),
-            started_at=live.started_wall or self._clock.wall(),
+            engine_time=self.clock.wall(),
+            started_at=live.started_wall or self.clock.wall(),
             live=self.live_numbers(live.spec.name),
         )

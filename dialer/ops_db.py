@@ -20,8 +20,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table
-from sqlalchemy import delete, insert, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+)
 
 from dialer.host_control import AgentSpan, CampaignBeat
 from dialer.store import Store
@@ -65,10 +76,13 @@ async def ensure_tables(store: Store) -> None:
 
 
 class StoreControl:
-    """``dialer.host_control.ControlPlane`` on the store."""
+    """``dialer.host_control.ControlPlane`` on the store. With ``worker``, every beat
+    also renews that worker's lease on the campaigns it beats for (scale-out: a lease
+    not renewed within ``lease_ttl`` may be taken over by another process)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, worker: str | None = None) -> None:
         self._store = store
+        self._worker = worker
 
     async def statuses(self, campaigns: Sequence[str]) -> dict[str, str]:
         async with self._store.session() as s:
@@ -84,9 +98,17 @@ class StoreControl:
         if not beats:
             return
         now = datetime.now(UTC)
+        if self._worker is not None:
+            for b in beats:
+                if b.state != "stopped":
+                    await self._store.acquire_lease(
+                        b.campaign, self._worker, at=now, ttl=self._store.settings.lease_ttl
+                    )
         async with self._store.session() as s:
             await s.execute(
-                delete(campaign_live).where(campaign_live.c.campaign.in_([b.campaign for b in beats]))
+                delete(campaign_live).where(
+                    campaign_live.c.campaign.in_([b.campaign for b in beats])
+                )
             )
             await s.execute(
                 insert(campaign_live),
@@ -127,8 +149,10 @@ async def read_beat(store: Store, campaign: str) -> dict[str, Any] | None:
     """The campaign's last heartbeat row, or None if no host ever ran it."""
     async with store.session() as s:
         row = (
-            await s.execute(select(campaign_live).where(campaign_live.c.campaign == campaign))
-        ).mappings().first()
+            (await s.execute(select(campaign_live).where(campaign_live.c.campaign == campaign)))
+            .mappings()
+            .first()
+        )
     if row is None:
         return None
     out = dict(row)
