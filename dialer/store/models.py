@@ -150,6 +150,7 @@ class Phone(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)  # lower is tried first
     time_zone: Mapped[str] = mapped_column(String(64))  # IANA name
     country: Mapped[str] = mapped_column(String(2))  # ISO 3166 alpha-2
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # False: wrong number
 
 
 class Attempt(Base):

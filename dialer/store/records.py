@@ -42,6 +42,7 @@ class PhoneInfo:
     priority: int
     time_zone: str
     country: str
+    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +114,31 @@ class CallbackInfo:
     agent: str | None
     at: datetime
     done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewPhone:
+    """A phone to add with a lead: E.164 with "+", IANA zone, ISO country."""
+
+    e164: str
+    time_zone: str
+    country: str
+    kind: str = "mobile"
+    priority: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewLead:
+    """A lead to add (``Store.add_leads``); ``next_eligible_at`` None: eligible at once."""
+
+    external_id: str
+    debt_amount: Decimal
+    currency: str
+    phones: tuple[NewPhone, ...]
+    debtor_name: str = ""
+    days_past_due: int = 0
+    segment: str | None = None
+    owner_agent: str | None = None
+    priority: float = 0.0
+    custom: dict[str, Any] = field(default_factory=dict)
+    next_eligible_at: datetime | None = None

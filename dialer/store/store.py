@@ -44,6 +44,7 @@ from dialer.store.records import (
     CampaignInfo,
     DispositionInfo,
     LeadInfo,
+    NewLead,
     PhoneInfo,
     PromiseInfo,
 )
@@ -83,7 +84,7 @@ def campaign_info(c: Campaign) -> CampaignInfo:
 
 
 def phone_info(p: Phone) -> PhoneInfo:
-    return PhoneInfo(p.id, p.e164, p.kind, p.priority, p.time_zone, p.country)
+    return PhoneInfo(p.id, p.e164, p.kind, p.priority, p.time_zone, p.country, p.active)
 
 
 def attempt_info(a: Attempt, campaign: str, phone: str) -> AttemptInfo:
@@ -388,6 +389,52 @@ class Store:
                 tuple(phone_info(p) for p in phones),
             )
 
+    async def add_leads(
+        self, campaign: str, leads: Sequence[NewLead], *, at: datetime | None = None
+    ) -> list[int]:
+        """Insert leads with their phones (one transaction); returns the new lead ids.
+        The bulk CSV import has its own faster path (``dialer.leads_import``)."""
+        now = _at(at)
+        async with self.session() as s:
+            c = await self._campaign(s, campaign)
+            rows = []
+            for n in leads:
+                lead = Lead(
+                    campaign_id=c.id,
+                    external_id=n.external_id,
+                    debtor_name=n.debtor_name,
+                    debt_amount=n.debt_amount,
+                    currency=n.currency,
+                    days_past_due=n.days_past_due,
+                    segment=n.segment,
+                    owner_agent=n.owner_agent,
+                    priority=n.priority,
+                    custom=dict(n.custom),
+                    next_eligible_at=n.next_eligible_at or now,
+                    status=LeadStatus.ACTIVE,
+                    created_at=now,
+                )
+                s.add(lead)
+                rows.append(lead)
+            try:
+                await s.flush()
+            except IntegrityError:
+                raise AlreadyExists("lead", "(same account id in the campaign)") from None
+            for lead, n in zip(rows, leads, strict=True):
+                for p in n.phones:
+                    s.add(
+                        Phone(
+                            lead_id=lead.id,
+                            e164=p.e164,
+                            kind=p.kind,
+                            priority=p.priority,
+                            time_zone=p.time_zone,
+                            country=p.country,
+                            active=True,
+                        )
+                    )
+            return [r.id for r in rows]
+
     async def lead_counts(self, campaign: str) -> dict[str, int]:
         """Leads of the campaign by status (``active``, ``dialing``, ``closed``)."""
         async with self.session() as s:
@@ -397,7 +444,7 @@ class Store:
                 .where(Lead.campaign_id == c.id)
                 .group_by(Lead.status)
             )
-            return {str(st): int(n) for st, n in rows.tuples()}
+            return {str(st): int(n) for st, n in rows.all()}
 
     async def set_lead_status(self, lead_id: int, status: LeadStatus | str) -> None:
         async with self.session() as s:
@@ -573,7 +620,7 @@ class Store:
                 q = q.where(Attempt.created_at >= _at(since))
             if until is not None:
                 q = q.where(Attempt.created_at < _at(until))
-            return [attempt_info(a, c.name, e164) for a, e164 in (await s.execute(q)).tuples()]
+            return [attempt_info(a, c.name, e164) for a, e164 in (await s.execute(q)).all()]
 
     async def dispositions(
         self, campaign: str, *, since: datetime | None = None, until: datetime | None = None
@@ -639,7 +686,7 @@ class Store:
                 .where(and_(Attempt.campaign_id == c.id, Attempt.state.in_(("pending", "placed"))))
                 .order_by(Attempt.id)
             )
-            return [attempt_info(a, c.name, e164) for a, e164 in (await s.execute(q)).tuples()]
+            return [attempt_info(a, c.name, e164) for a, e164 in (await s.execute(q)).all()]
 
 
 __all__ = ["MODES", "Store", "StoreError", "hash_token", "utcnow"]

@@ -136,6 +136,7 @@ def upgrade() -> None:
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["lead_id"], ["leads.id"], name=op.f("fk_phones_lead_id_leads"), ondelete="CASCADE"
         ),

@@ -1,0 +1,146 @@
+"""StoreLeadSupply on a real SQLite file: claims through the contact policy, ownership,
+rescheduling, the attempt life cycle and crash recovery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+
+from dialer.ids import AgentId, CallId
+from dialer.leads import AttemptOutcome, AttemptResult, DialTarget
+from dialer.store import Store, StoreSettings
+from dialer.store.records import NewLead, NewPhone
+from dialer.store.supply import StoreLeadSupply
+from rules.policy import ContactPolicy
+
+MX = ZoneInfo("America/Mexico_City")
+# Tuesday 3 March 2026, 10:00 in Mexico City (no DST in Mexico since 2022): in the window.
+T0 = datetime(2026, 3, 3, 10, 0, tzinfo=MX)
+
+
+def lead(ext: str, *numbers: str, owner: str | None = None, prio: float = 1.0) -> NewLead:
+    return NewLead(
+        external_id=ext,
+        debt_amount=Decimal("1500.50"),
+        currency="MXN",
+        owner_agent=owner,
+        priority=prio,
+        phones=tuple(
+            NewPhone(n, "America/Mexico_City", "MX", priority=i) for i, n in enumerate(numbers)
+        ),
+    )
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await Store.open(StoreSettings(url=str(tmp_path / "s.db")))
+    await s.create_campaign("c", mode="progressive", default_region="MX", at=T0)
+    yield s
+    await s.close()
+
+
+async def supply(store: Store, worker: str = "w1") -> StoreLeadSupply:
+    return await StoreLeadSupply.for_campaign(store, "c", policy=ContactPolicy(), worker=worker)
+
+
+def result(call: str, target: DialTarget, outcome: AttemptOutcome, at: datetime) -> AttemptResult:
+    return AttemptResult(CallId(call), target, outcome, at, at + timedelta(seconds=30))
+
+
+@pytest.mark.asyncio
+async def test_claim_order_ownership_and_dnc(store: Store) -> None:
+    ids = await store.add_leads(
+        "c",
+        [
+            lead("low", "+525511110001", prio=1),
+            lead("high", "+525511110002", prio=5),
+            lead("a1s", "+525511110003", owner="A1", prio=0.5),
+            lead("a2s", "+525511110004", owner="A2", prio=9),
+            lead("dnc", "+525511110005", prio=7),
+        ],
+        at=T0,
+    )
+    await store.add_dnc(["+525511110005"], source="test", at=T0)
+    sup = await supply(store)
+    got = await sup.claim(10, at=T0)
+    # Unreserved: unowned only, best priority first; the DNC lead is closed, not dialled.
+    assert [t.number for t in got] == ["525511110002", "525511110001"]
+    dnc_lead = await store.get_lead("c", ids[4])
+    assert dnc_lead.status == "closed"
+    assert await sup.claim(5, at=T0) == []  # everything claimed is "dialing"
+    mine = await sup.claim(1, at=T0, for_agent=AgentId("A1"))
+    assert [(t.number, t.owner) for t in mine] == [("525511110003", "A1")]
+    assert await sup.claim(1, at=T0, for_agent=AgentId("A1")) == []  # never A2's lead
+    theirs = await sup.claim(3, at=T0, for_agent=AgentId("A2"))
+    assert [t.owner for t in theirs] == ["A2"]
+
+
+@pytest.mark.asyncio
+async def test_attempt_life_cycle_and_retry(store: Store) -> None:
+    (lid,) = await store.add_leads("c", [lead("x", "+525511110001", "+525511110009")], at=T0)
+    sup = await supply(store)
+    (t1,) = await sup.claim(1, at=T0)
+    assert t1.number == "525511110001"
+    opened = await store.open_attempts("c")
+    assert [a.state for a in opened] == ["pending"]
+    await sup.started(CallId("k1"), t1, at=T0)
+    assert [a.state for a in await store.open_attempts("c")] == ["placed"]
+    await sup.finished(result("k1", t1, AttemptOutcome.NO_ANSWER, T0))
+    # The second phone may be tried at once; the first waits for its no-answer delay.
+    after = T0 + timedelta(seconds=31)
+    (t2,) = await sup.claim(1, at=after)
+    assert t2.number == "525511110009"
+    await sup.started(CallId("k2"), t2, at=after)
+    await sup.finished(result("k2", t2, AttemptOutcome.BUSY, after))
+    info = await store.get_lead("c", lid)
+    assert info.status == "active"
+    # Busy retries after 15 min (rules.settings.DEFAULT_RETRY_DELAYS).
+    assert info.next_eligible_at == (after + timedelta(minutes=15)).astimezone(UTC)
+    assert await sup.claim(1, at=after + timedelta(minutes=10)) == []
+    attempts = await store.attempts("c")
+    assert [(a.call_id, a.state, a.outcome) for a in attempts] == [
+        ("k1", "finished", "no_answer"),
+        ("k2", "finished", "busy"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_outside_the_window_the_lead_is_rescheduled(store: Store) -> None:
+    (lid,) = await store.add_leads("c", [lead("x", "+525511110001")], at=T0)
+    sup = await supply(store)
+    late = datetime(2026, 3, 3, 22, 30, tzinfo=MX)  # Mexico: 07:00-22:00
+    assert await sup.claim(1, at=late) == []
+    info = await store.get_lead("c", lid)
+    assert info.next_eligible_at == datetime(2026, 3, 4, 7, 0, tzinfo=MX).astimezone(UTC)
+    assert sup.refused == 1
+
+
+@pytest.mark.asyncio
+async def test_recovery_after_a_crash(store: Store) -> None:
+    ids = await store.add_leads(
+        "c", [lead("a", "+525511110001", prio=2), lead("b", "+525511110002", prio=1)], at=T0
+    )
+    dead = await supply(store, "dead")
+    ta, _tb = await dead.claim(2, at=T0)
+    await dead.started(CallId("x1"), ta, at=T0)  # placed: may have been dialled
+    # tb stays pending: claimed, never dialled. Then the process dies.
+    later = T0 + timedelta(minutes=5)
+    new = await supply(store, "new")
+    assert await new.recover(at=later) == (1, 1)
+    attempts = await store.attempts("c")
+    assert [(a.call_id, a.state, a.outcome) for a in attempts] == [("x1", "reconciled", None)]
+    a = await store.get_lead("c", ids[0])
+    b = await store.get_lead("c", ids[1])
+    assert a.status == b.status == "active"
+    # The placed one counts as a no-answer dial: 2 h later, not at once.
+    assert a.next_eligible_at == (T0 + timedelta(hours=2)).astimezone(UTC)
+    assert b.next_eligible_at == T0.astimezone(UTC)  # never dialled: unchanged
+    got = await new.claim(5, at=later)
+    assert [t.number for t in got] == ["525511110002"]
+    assert await new.recover(at=later) == (0, 0)  # its own open attempts are left alone
