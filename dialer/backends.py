@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import holidays
 import numpy as np
 
 from dialer.errors import ConfigError
@@ -39,6 +40,8 @@ class BackendSettings:
     scenario: Path | None = None
     speed: float = 0.0
     seed: int | None = None
+    start: datetime | None = None  # sim: the engine's wall clock at start (tz-aware)
+    countries: tuple[str, ...] = ()  # sim: whose working days ``sim_start`` looks for
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -47,6 +50,8 @@ class BackendSettings:
             raise ValueError("speed: must be >= 0 (0: as fast as possible)")
         if self.kind == "sim" and self.scenario is None:
             raise ValueError("scenario: the sim backend needs a scenario file")
+        if self.start is not None and self.start.tzinfo is None:
+            raise ValueError("start: must be timezone-aware")
 
 
 class Backend:
@@ -61,9 +66,9 @@ class Backend:
 
 
 class SimBackend(Backend):
-    def __init__(self, scenario: Scenario, *, speed: float) -> None:
+    def __init__(self, scenario: Scenario, *, speed: float, start: datetime) -> None:
         loop = HeldVirtualTimeLoop()
-        super().__init__(loop, scenario.start)
+        super().__init__(loop, start)
         self.scenario = scenario
         self.speed = speed
         seeds = np.random.SeedSequence(scenario.seed).spawn(2)
@@ -111,4 +116,29 @@ def open_backend(settings: BackendSettings) -> Backend:
     scenario = load_scenario(settings.scenario)
     if settings.seed is not None:
         scenario = scenario.replace_settings(seed=settings.seed)
-    return SimBackend(scenario, speed=settings.speed)
+    start = settings.start or sim_start(
+        scenario.start, now=datetime.now(UTC), countries=settings.countries
+    )
+    return SimBackend(scenario, speed=settings.speed, start=start)
+
+
+def sim_start(template: datetime, *, now: datetime, countries: tuple[str, ...]) -> datetime:
+    """The first working day at or after ``now`` at ``template``'s time of day (and UTC
+    offset): Monday to Friday, not a public holiday of any of ``countries``.
+
+    A store-backed simulation dials real rows: leads imported a minute ago are eligible
+    from their import time on, and the contact rules allow calls only in the debtors'
+    calling windows. A scenario's own date (often in the past) would find nothing to
+    dial, so the simulated shift is moved to the next working day instead, keeping the
+    scenario's time of day.
+    """
+    tz = template.tzinfo
+    local_now = now.astimezone(tz)
+    day = local_now.date()
+    calendars = [holidays.country_holidays(c) for c in countries if c]
+    for _ in range(30):
+        at = datetime.combine(day, template.timetz())
+        if at >= local_now and day.weekday() < 5 and not any(day in cal for cal in calendars):
+            return at
+        day += timedelta(days=1)
+    raise ConfigError("backend", "start", "no working day within 30 days")

@@ -67,7 +67,7 @@ class HostSettings:
     store on the next start). ``host_id``: names this process in heartbeats."""
 
     poll_interval: float = 1.0
-    drain_timeout: float = 120.0
+    drain_timeout: float = 600.0
     host_id: str = "host"
 
     def __post_init__(self) -> None:

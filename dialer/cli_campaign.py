@@ -44,7 +44,7 @@ from dialer.status_view import (
     status_group,
 )
 from dialer.store import AlreadyExists, CampaignStatus, NotFound, Store, StoreError
-from dialer.store.settings import settings_for
+from dialer.store.settings import StoreSettings, settings_for
 from pacing.registry import PACERS
 
 EXIT_FAIL = 1
@@ -84,6 +84,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     start.add_argument("--scenario", type=Path, help="sim: traffic model (default: demo)")
     start.add_argument("--speed", type=float, default=1.0, help="sim: x real time; 0: max")
     start.add_argument("--seed", type=int, help="sim: override the scenario's seed")
+    start.add_argument(
+        "--start",
+        dest="sim_start",
+        metavar="WHEN",
+        help="sim: engine wall clock at start, ISO with offset (default: the next working"
+        " day at the scenario's time of day)",
+    )
     start.add_argument(
         "--for", dest="duration", type=float, metavar="S", help="stop after S engine seconds"
     )
@@ -231,11 +238,18 @@ def _start(args: argparse.Namespace) -> int:
             with resources.as_file(ref) as path:
                 scenario = Path(path)
         backend = open_backend(
-            BackendSettings(kind=args.backend, scenario=scenario, speed=args.speed, seed=args.seed)
+            BackendSettings(
+                kind=args.backend,
+                scenario=scenario,
+                speed=args.speed,
+                seed=args.seed,
+                start=parse_when(args.sim_start, "--start"),
+                countries=asyncio.run(_regions(settings, args.names)),
+            )
         )
         if args.duration is not None and not args.duration > 0:
             raise ValueError("--for: must be > 0 engine seconds")
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, UsageError, StoreError) as exc:
         _err("campaign start", exc)
         return EXIT_USAGE
     until = args.duration
@@ -259,12 +273,27 @@ def _start(args: argparse.Namespace) -> int:
         return outcome.status
     for name, numbers in outcome.live.items():
         print(
-            f"{name}: dials {numbers.get('dials')}, live {numbers.get('live')}, "
-            f"abandoned {numbers.get('abandoned')}, dispositions recorded "
-            f"{outcome.dispositions}",
+            f"{name}: dials {numbers.get('dials')}, live answers {numbers.get('live')}, "
+            f"abandoned {numbers.get('abandoned')}, dispositions "
+            f"{sum(outcome.dispositions.get(name, {}).values())}",
             flush=True,
         )
     return outcome.status
+
+
+async def _regions(settings: StoreSettings, names: list[str]) -> tuple[str, ...]:
+    """The campaigns' default regions (unknown names are reported later, by the host)."""
+    store = await Store.open(settings)
+    try:
+        out = []
+        for name in names:
+            try:
+                out.append((await store.get_campaign(name)).default_region)
+            except NotFound:
+                continue
+        return tuple(out)
+    finally:
+        await store.close()
 
 
 def _host_status(

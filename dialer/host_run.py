@@ -22,8 +22,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from rules.policy import ContactPolicy
-
 from dialer.backends import Backend, SimBackend
 from dialer.campaign_config import plan_campaign
 from dialer.campaign_host import CampaignHost, HostedCampaign, HostSettings
@@ -36,6 +34,7 @@ from dialer.sim_floor import SimFloor
 from dialer.store import CampaignStatus, NotFound, Store, StoreSettings
 from dialer.store.supply import StoreLeadSupply
 from dialer.telephony_mux import TelephonyMux
+from rules.policy import ContactPolicy
 from simulator.held_loop import clock_hold
 
 log = logging.getLogger("dialer.host_run")
@@ -75,7 +74,7 @@ class HostOutcome:
     status: int = 0
     error: str | None = None
     campaigns: list[str] = field(default_factory=list)
-    dispositions: int = 0
+    dispositions: dict[str, dict[str, int]] = field(default_factory=dict)  # campaign -> code -> n
     live: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
@@ -144,7 +143,8 @@ async def _main(  # noqa: PLR0917 - private glue
             with clock_hold(loop):
                 for name in names:
                     await store.release_lease(name, worker)
-        outcome.dispositions = 0 if floor is None else floor.recorded
+        if floor is not None:
+            outcome.dispositions = {c: dict(n) for c, n in floor.counts.items()}
         outcome.live = {n: host.live_numbers(n) for n in names}
         if on_frame is not None:
             on_frame(host, {} if floor is None else floor.counts)

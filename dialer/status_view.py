@@ -92,8 +92,9 @@ def status_panel(data: CampaignStatusData) -> Panel:
     level = live.get("dial_level")
     calls.add_row("dial level", "-" if not isinstance(level, int | float) else f"{level:.2f}")
     rates = Table(title="abandon rate", show_header=False, box=None, title_justify="left")
+    # Abandoned / live answers (dialer.kpis): over the host's run, and the last hour.
     target = live.get("abandon_target")
-    for label, key in (("shift", "abandon_rate_shift"), ("rolling hour", "abandon_rate_rolling")):
+    for label, key in (("shift", "abandon_rate_shift"), ("last hour", "abandon_rate_rolling")):
         value = live.get(key)
         over = isinstance(value, float) and isinstance(target, float) and value > target
         rates.add_row(label, Text(pct(value), style="bold red" if over else "green"))
@@ -106,8 +107,10 @@ def status_panel(data: CampaignStatusData) -> Panel:
     leads = Table(title="leads", show_header=False, box=None, title_justify="left")
     for status, n in sorted(data.leads.items()):
         leads.add_row(status, f"{n:,}")
-    body = Table.grid(padding=(0, 4))
-    body.add_row(agents, calls, rates, outcomes, leads)
+    body = Table.grid(padding=(0, 3))
+    body.add_row(agents, calls, rates)
+    body.add_row(Text(""), Text(""), Text(""))
+    body.add_row(outcomes, leads, Text(""))
     return Panel(Group(head, Text(""), body), border_style="blue")
 
 
