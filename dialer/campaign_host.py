@@ -140,7 +140,11 @@ class CampaignHost:
     @property
     def runners(self) -> dict[str, CampaignRunner]:
         """Runners of the campaigns this host is running, by campaign name."""
-        return {n: c.runner for n, c in self._campaigns.items() if c.state != STOPPED}
+        return {
+            n: c.runner
+            for n, c in self._campaigns.items()
+            if c.task is not None and c.state != STOPPED
+        }
 
     @property
     def campaign_names(self) -> list[str]:

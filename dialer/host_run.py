@@ -42,6 +42,7 @@ log = logging.getLogger("dialer.host_run")
 # A live view: called with the host and the dispositions recorded so far, by campaign
 # and code (empty without simulated agents).
 FrameFn = Callable[[CampaignHost, Mapping[str, Counter[str]]], None]
+HostFn = Callable[[CampaignHost], None]
 
 
 class HeldSupply:
@@ -92,15 +93,18 @@ def start_host(
     host_settings: HostSettings | None = None,
     on_frame: FrameFn | None = None,
     frame_every: float = 0.5,
+    on_host: HostFn | None = None,
 ) -> HostOutcome:
     """Run the host on ``backend``'s loop until it ends; see the module text.
     ``until``: engine seconds (a bounded simulation). ``on_frame`` is called about
-    every ``frame_every`` real seconds (a live view)."""
+    every ``frame_every`` real seconds (a live view). ``on_host(host)`` is called once
+    the host is built and before any campaign starts, on the host's loop: the place
+    for the agent API and the metrics to register their hooks."""
     loop = backend.loop
     asyncio.set_event_loop(loop)
     try:
         return loop.run_until_complete(
-            _main(db, names, backend, until, host_settings, on_frame, frame_every)
+            _main(db, names, backend, until, host_settings, on_frame, frame_every, on_host)
         )
     finally:
         asyncio.set_event_loop(None)
@@ -115,6 +119,7 @@ async def _main(  # noqa: PLR0917 - private glue
     host_settings: HostSettings | None,
     on_frame: FrameFn | None,
     frame_every: float,
+    on_host: HostFn | None,
 ) -> HostOutcome:
     loop = asyncio.get_running_loop()
     worker = worker_name()
@@ -130,6 +135,8 @@ async def _main(  # noqa: PLR0917 - private glue
             return outcome
         with clock_hold(loop):
             host, floor = await _build(store, names, backend, worker, hs)
+        if on_host is not None:
+            on_host(host)
         _install_signals(loop, host)
         if on_frame is not None:
             _frames(loop, host, floor=floor, on_frame=on_frame, every=frame_every, backend=backend)

@@ -89,7 +89,7 @@ class StoreControl:
             rows = await s.execute(
                 select(Campaign.name, Campaign.status).where(Campaign.name.in_(campaigns))
             )
-            return {name: status for name, status in rows.tuples()}
+            return {str(name): str(status) for name, status in rows.all()}
 
     async def set_status(self, campaign: str, status: str) -> None:
         await self._store.set_campaign_status(campaign, status)
