@@ -130,9 +130,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     lst.add_argument("--campaign")
     add_db_argument(lst)
     lst.set_defaults(handler=_agents_list)
-    add = asub.add_parser("add", help="add an agent")
-    add.add_argument("code")
-    add.add_argument("--name", default="")
+    add = asub.add_parser("add", help="add agents; prints each one's API token once")
+    add.add_argument("codes", nargs="+", metavar="CODE")
+    add.add_argument("--name", default="", help="display name (one agent only)")
     add.add_argument("--campaign", action="append", default=[], help="repeat for several")
     add_db_argument(add)
     add.set_defaults(handler=_agents_add)
@@ -447,13 +447,18 @@ def _agents_list(args: argparse.Namespace) -> int:
 
 
 def _agents_add(args: argparse.Namespace) -> int:
+    if args.name and len(args.codes) > 1:
+        _err("agents add", "--name: give it for one agent at a time")
+        return EXIT_USAGE
+
     async def work(store: Store) -> int:
         for name in args.campaign:
-            await store.get_campaign(name)  # NotFound -> exit 2, before the agent exists
-        info, token = await store.create_agent(args.code, name=args.name, campaigns=args.campaign)
-        print(f"agent {info.code} added (campaigns: {', '.join(info.campaigns) or 'none'})")
-        # The token is shown once, here; only its hash is stored.
-        print(f"API token (shown once, keep it secret): {token}")
+            await store.get_campaign(name)  # NotFound -> exit 2, before any agent exists
+        for code in args.codes:
+            info, token = await store.create_agent(code, name=args.name, campaigns=args.campaign)
+            where = ", ".join(info.campaigns) or "no campaign"
+            # The token is shown once, here; only its hash is stored.
+            print(f"agent {info.code} ({where}) API token, shown once: {token}")
         return 0
 
     return _with_store("agents add", args.db, work)

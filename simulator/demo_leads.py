@@ -35,10 +35,18 @@ def segment_of(days_past_due: int) -> str:
     return "mid" if days_past_due <= 90 else "late"
 
 
-def demo_rows(count: int, *, seed: int = 2026) -> list[dict[str, str]]:
+BLOCK = 10_000_000  # numbers per block: files of different blocks share no number
+
+
+def demo_rows(count: int, *, seed: int = 2026, block: int = 0) -> list[dict[str, str]]:
+    """``block`` (0..7) picks a disjoint range of numbers and accounts, so that two
+    files (two campaigns) never share a debtor's number."""
+    if not 0 <= block <= 7 or count * 2 > BLOCK:
+        raise ValueError("block: 0..7, and at most 5,000,000 rows per block")
     rng = random.Random(seed)
     # Distinct numbers: the contact rules count calls per number across leads.
-    numbers = rng.sample(range(20_000_000, 99_999_999), count * 2)
+    low = 20_000_000 + block * BLOCK
+    numbers = rng.sample(range(low, low + BLOCK), count * 2)
     rows = []
     for i in range(count):
         dpd = rng.randint(1, 180)
@@ -47,7 +55,7 @@ def demo_rows(count: int, *, seed: int = 2026) -> list[dict[str, str]]:
         home = f"+5255{numbers[count + i]:08d}" if rng.random() < 0.33 else ""
         rows.append(
             {
-                "account": f"MX-{100000 + i}",
+                "account": f"MX{block}-{100000 + i}",
                 "name": f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}",
                 "amount": f"{amount:.2f}",
                 "currency": "MXN",
@@ -60,13 +68,13 @@ def demo_rows(count: int, *, seed: int = 2026) -> list[dict[str, str]]:
     return rows
 
 
-def write_demo_leads(path: Path, count: int, *, seed: int = 2026) -> int:
+def write_demo_leads(path: Path, count: int, *, seed: int = 2026, block: int = 0) -> int:
     """Write ``count`` rows to ``path`` (UTF-8 CSV with a header); returns ``count``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
-        writer.writerows(demo_rows(count, seed=seed))
+        writer.writerows(demo_rows(count, seed=seed, block=block))
     return count
 
 
@@ -75,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--block", type=int, default=0, help="0..7: disjoint numbers")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count: must be >= 1")
-    write_demo_leads(args.out, args.count, seed=args.seed)
+    try:
+        write_demo_leads(args.out, args.count, seed=args.seed, block=args.block)
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"wrote {args.count} leads to {args.out}")
     return 0
 
