@@ -38,7 +38,7 @@ class BackendSettings:
 
     kind: str = "sim"
     scenario: Path | None = None
-    speed: float = 0.0
+    speed: float = 1.0
     seed: int | None = None
     start: datetime | None = None  # sim: the engine's wall clock at start (tz-aware)
     countries: tuple[str, ...] = ()  # sim: whose working days ``sim_start`` looks for
