@@ -235,6 +235,8 @@ class CampaignHost:
             self._close_spans()
             with clock_hold(loop):
                 await self._flush()
+                # The last word: every campaign shows as stopped, not "draining".
+                await self._control.beat([self._beat(c) for c in self._campaigns.values()])
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump

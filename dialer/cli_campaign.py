@@ -27,11 +27,11 @@ from rich.table import Table
 
 from dialer.backends import BACKENDS, BackendSettings, open_backend
 from dialer.campaign_config import MODES, plan_campaign
-from dialer.campaign_host import CampaignHost
+from dialer.campaign_host import CampaignHost, HostSettings
 from dialer.cli_db import add_db_argument
 from dialer.disposition_codes import classify
 from dialer.errors import ConfigError, DialerError
-from dialer.host_run import start_host
+from dialer.host_run import start_host, worker_name
 from dialer.kpis import Report, Window
 from dialer.ops_db import ensure_tables, read_beat
 from dialer.report_data import campaign_report
@@ -93,6 +93,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     start.add_argument(
         "--for", dest="duration", type=float, metavar="S", help="stop after S engine seconds"
+    )
+    start.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="engine seconds calls in flight may take to end when stopping (default 600)",
     )
     start.add_argument("--no-live", action="store_true", help="no live view")
     add_db_argument(start)
@@ -249,6 +256,7 @@ def _start(args: argparse.Namespace) -> int:
         )
         if args.duration is not None and not args.duration > 0:
             raise ValueError("--for: must be > 0 engine seconds")
+        host_settings = HostSettings(drain_timeout=args.drain_timeout, host_id=worker_name())
     except (ConfigError, ValueError, UsageError, StoreError) as exc:
         _err("campaign start", exc)
         return EXIT_USAGE
@@ -264,10 +272,19 @@ def _start(args: argparse.Namespace) -> int:
             def frame(host: CampaignHost, counts: Mapping[str, Counter[str]]) -> None:
                 view.update(status_group(_host_status(host, counts)), refresh=True)
 
-            outcome = start_host(settings, args.names, backend, until=until, on_frame=frame)
+            outcome = start_host(
+                settings,
+                args.names,
+                backend,
+                until=until,
+                on_frame=frame,
+                host_settings=host_settings,
+            )
     else:
         print(f"running {title}", flush=True)
-        outcome = start_host(settings, args.names, backend, until=until)
+        outcome = start_host(
+            settings, args.names, backend, until=until, host_settings=host_settings
+        )
     if outcome.error is not None:
         _err("campaign start", outcome.error)
         return outcome.status
