@@ -103,7 +103,8 @@ def status_panel(data: CampaignStatusData) -> Panel:
     outcomes.add_row("contacts", str(data.contacts))
     outcomes.add_row("right-party", str(data.right_party_contacts))
     outcomes.add_row("promises", str(data.promises))
-    outcomes.add_row("promised", _money(data.promised_amount))
+    if data.promised_amount:
+        outcomes.add_row("promised", _money(data.promised_amount))
     leads = Table(title="leads", show_header=False, box=None, title_justify="left")
     for status, n in sorted(data.leads.items()):
         leads.add_row(status, f"{n:,}")
