@@ -2,8 +2,9 @@
 the host runs: ``CampaignSettings``, the pacer's name and its tunables.
 
 Keys: every ``CampaignSettings`` field except ``campaign`` (seconds, ratios in 0..1),
-plus ``pacer`` (a ``pacing.registry`` name; default: the campaign's mode) and
-``dial_level`` (calls per ready agent, the ratio pacer). An unknown key, a wrong type or
+plus ``pacer`` (a ``pacing.registry`` name; default: the campaign's mode),
+``dial_level`` (calls per ready agent, the ratio pacer) and ``rules`` (the contact
+policy's table, validated by the store's policy configuration). An unknown key, a wrong type or
 an impossible value is a ``ConfigError("campaign NAME", key, reason)``.
 """
 
@@ -23,7 +24,12 @@ from pacing.registry import PACERS, make_pacer
 
 MODES = ("predictive", "progressive", "ratio")
 _FIELDS = {f.name: f for f in dataclasses.fields(CampaignSettings) if f.name != "campaign"}
-_EXTRA: dict[str, tuple[type, ...]] = {"pacer": (str,), "dial_level": (int, float)}
+# ``rules``: the contact-policy table (``dialer.store.policy_config``), checked there.
+_EXTRA: dict[str, tuple[type, ...]] = {
+    "pacer": (str,),
+    "dial_level": (int, float),
+    "rules": (dict,),
+}
 KEYS = (*_FIELDS, *_EXTRA)
 
 
