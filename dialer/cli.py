@@ -180,9 +180,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    from dialer import cli_campaign, cli_db  # noqa: PLC0415 - keeps `dialer --help` fast
+    from dialer import cli_campaign, cli_db, cli_leads  # noqa: PLC0415 - fast `--help`
 
-    return [cli_db.add_commands, cli_campaign.add_commands]
+    return [cli_db.add_commands, cli_leads.add_commands, cli_campaign.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

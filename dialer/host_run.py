@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from dialer.backends import Backend, SimBackend
 from dialer.campaign_config import plan_campaign
@@ -32,9 +32,10 @@ from dialer.leads import AttemptResult, DialTarget, LeadSupply
 from dialer.ops_db import StoreControl, ensure_tables
 from dialer.sim_floor import SimFloor
 from dialer.store import CampaignStatus, NotFound, Store, StoreSettings
+from dialer.store.lease import LeaseKeeper, LeaseLost
+from dialer.store.policy_config import policy_for
 from dialer.store.supply import StoreLeadSupply
 from dialer.telephony_mux import TelephonyMux
-from rules.policy import ContactPolicy
 from simulator.held_loop import clock_hold
 
 log = logging.getLogger("dialer.host_run")
@@ -47,17 +48,33 @@ HostFn = Callable[[CampaignHost], None]
 
 class HeldSupply:
     """A lead supply whose database calls hold the simulator's clock (no-op in
-    production): the simulated world does not move while a claim is being written."""
+    production): the simulated world does not move while a claim is being written.
+    A claim that finds the campaign's lease taken by another process returns nothing
+    and reports it (``on_lost(campaign)``): the host then drains the campaign."""
 
-    def __init__(self, inner: LeadSupply, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        inner: LeadSupply,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        campaign: str,
+        on_lost: Callable[[str], None],
+    ) -> None:
         self._inner = inner
         self._loop = loop
+        self._campaign = campaign
+        self._on_lost = on_lost
 
     async def claim(
         self, count: int, *, at: datetime, for_agent: AgentId | None = None
     ) -> Sequence[DialTarget]:
         with clock_hold(self._loop):
-            return await self._inner.claim(count, at=at, for_agent=for_agent)
+            try:
+                return await self._inner.claim(count, at=at, for_agent=for_agent)
+            except LeaseLost:
+                log.error("campaign %s: lease taken by another process", self._campaign)
+                self._on_lost(self._campaign)
+                return []
 
     async def started(self, call: CallId, target: DialTarget, *, at: datetime) -> None:
         with clock_hold(self._loop):
@@ -128,13 +145,17 @@ async def _main(  # noqa: PLR0917 - private glue
     with clock_hold(loop):
         store = await Store.open(db)
     try:
+        leases = {name: LeaseKeeper(store, name, worker) for name in names}
         with clock_hold(loop):
-            error = await _prepare(store, names, worker)
+            error = await _prepare(store, names, leases)
         if error is not None:
+            with clock_hold(loop):
+                for keeper in leases.values():
+                    await keeper.release()
             outcome.status, outcome.error = 2, error
             return outcome
         with clock_hold(loop):
-            host, floor = await _build(store, names, backend, worker, hs)
+            host, floor = await _build(store, names, backend, worker, hs, leases)
         if on_host is not None:
             on_host(host)
         _install_signals(loop, host)
@@ -148,8 +169,8 @@ async def _main(  # noqa: PLR0917 - private glue
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             with clock_hold(loop):
-                for name in names:
-                    await store.release_lease(name, worker)
+                for keeper in leases.values():
+                    await keeper.release()
         if floor is not None:
             outcome.dispositions = {c: dict(n) for c, n in floor.counts.items()}
         outcome.live = {n: host.live_numbers(n) for n in names}
@@ -161,12 +182,13 @@ async def _main(  # noqa: PLR0917 - private glue
             await store.close()
 
 
-async def _prepare(store: Store, names: Sequence[str], worker: str) -> str | None:
+async def _prepare(
+    store: Store, names: Sequence[str], leases: Mapping[str, LeaseKeeper]
+) -> str | None:
     """Check every campaign before anything runs; an error message, or None."""
     if len(set(names)) != len(names):
         return "a campaign is named twice"
     await ensure_tables(store)
-    now = datetime.now(UTC)
     for name in names:
         try:
             info = await store.get_campaign(name)
@@ -174,21 +196,29 @@ async def _prepare(store: Store, names: Sequence[str], worker: str) -> str | Non
             return f"no campaign named {name!r} (create it with: dialer campaign create)"
         try:
             plan_campaign(info.name, info.mode, info.settings)
+            policy_for(info.settings)
         except ConfigError as exc:
             return str(exc)
-        if not await store.acquire_lease(name, worker, at=now, ttl=store.settings.lease_ttl):
+        except ValueError as exc:  # the contact-policy table
+            return f"campaign {name}: {exc}"
+        if not await leases[name].try_acquire():
             return f"campaign {name!r} is being run by another dialer process ({info.lease_owner})"
     for name in names:
         await store.set_campaign_status(name, CampaignStatus.RUNNING)
     return None
 
 
-async def _build(
-    store: Store, names: Sequence[str], backend: Backend, worker: str, hs: HostSettings
+async def _build(  # noqa: PLR0917 - private glue
+    store: Store,
+    names: Sequence[str],
+    backend: Backend,
+    worker: str,
+    hs: HostSettings,
+    leases: Mapping[str, LeaseKeeper],
 ) -> tuple[CampaignHost, SimFloor | None]:
     loop = asyncio.get_running_loop()
     clock = Clock(loop, wall_at_start=backend.wall_start)
-    control = StoreControl(store, worker=worker)
+    control = StoreControl(store, leases=leases)
     agents = await store.list_agents()
     wanted = set(names)
     assignments = {
@@ -204,8 +234,8 @@ async def _build(
     for name in names:
         info = await store.get_campaign(name)
         plan = plan_campaign(info.name, info.mode, info.settings)
-        supply = await StoreLeadSupply.for_campaign(
-            store, name, policy=ContactPolicy(), worker=worker
+        supply = StoreLeadSupply(
+            store, info.id, policy=policy_for(info.settings), worker=worker, lease=leases[name]
         )
         recovered = await supply.recover(at=clock.wall())
         if any(recovered):
@@ -216,7 +246,7 @@ async def _build(
                 mode=info.mode,
                 settings=plan.settings,
                 pacer=plan.make_pacer(),
-                leads=HeldSupply(supply, loop),
+                leads=HeldSupply(supply, loop, campaign=name, on_lost=control.lost.add),
                 prefix=f"k{info.id}r{run_tag}.",
             )
         )

@@ -16,7 +16,8 @@ Times are tz-aware UTC.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +37,10 @@ from sqlalchemy import (
 
 from dialer.host_control import AgentSpan, CampaignBeat
 from dialer.store import Store
+from dialer.store.lease import LeaseKeeper, LeaseLost
 from dialer.store.models import Campaign
+
+log = logging.getLogger("dialer.ops_db")
 
 metadata = MetaData()
 
@@ -76,20 +80,27 @@ async def ensure_tables(store: Store) -> None:
 
 
 class StoreControl:
-    """``dialer.host_control.ControlPlane`` on the store. With ``worker``, every beat
-    also renews that worker's lease on the campaigns it beats for (scale-out: a lease
-    not renewed within ``lease_ttl`` may be taken over by another process)."""
+    """``dialer.host_control.ControlPlane`` on the store.
 
-    def __init__(self, store: Store, *, worker: str | None = None) -> None:
+    With ``leases`` (campaign -> ``LeaseKeeper``), every beat also renews the campaigns'
+    leases, so that a paused campaign (which claims nothing) keeps its owner. A campaign
+    whose lease another process took (this one stalled longer than the ttl) is in
+    ``lost`` and reads as ``stopped``: the host drains it and the new owner dials it."""
+
+    def __init__(self, store: Store, *, leases: Mapping[str, LeaseKeeper] | None = None) -> None:
         self._store = store
-        self._worker = worker
+        self._leases = dict(leases or {})
+        self.lost: set[str] = set()
 
     async def statuses(self, campaigns: Sequence[str]) -> dict[str, str]:
         async with self._store.session() as s:
             rows = await s.execute(
                 select(Campaign.name, Campaign.status).where(Campaign.name.in_(campaigns))
             )
-            return {str(name): str(status) for name, status in rows.all()}
+            out = {str(name): str(status) for name, status in rows.all()}
+        for name in self.lost.intersection(out):
+            out[name] = "stopped"
+        return out
 
     async def set_status(self, campaign: str, status: str) -> None:
         await self._store.set_campaign_status(campaign, status)
@@ -98,12 +109,15 @@ class StoreControl:
         if not beats:
             return
         now = datetime.now(UTC)
-        if self._worker is not None:
-            for b in beats:
-                if b.state != "stopped":
-                    await self._store.acquire_lease(
-                        b.campaign, self._worker, at=now, ttl=self._store.settings.lease_ttl
-                    )
+        for b in beats:
+            keeper = self._leases.get(b.campaign)
+            if keeper is None or b.state == "stopped" or b.campaign in self.lost:
+                continue
+            try:
+                await keeper.ensure()
+            except LeaseLost:
+                log.error("campaign %s: lease taken by another process; stopping", b.campaign)
+                self.lost.add(b.campaign)
         async with self._store.session() as s:
             await s.execute(
                 delete(campaign_live).where(

@@ -16,6 +16,9 @@ The life of one dial, and why it is crash safe:
    and the lead's next eligible time is recomputed by the rules with this attempt among
    its facts. Commit.
 
+With a ``lease`` (``lease.LeaseKeeper``), every claim first renews the campaign's lease
+and raises ``LeaseLost`` if another process took it.
+
 ``recover`` (on start, holding the campaign's lease): ``pending`` attempts of other
 workers were never dialled: deleted, their leads back to ``active`` unchanged. ``placed``
 ones may have been dialled: closed as ``reconciled`` (outcome unknown), and their leads'
@@ -40,6 +43,7 @@ from dialer.ids import AgentId, CallId, LeadId
 from dialer.leads import AttemptOutcome, AttemptResult, DialTarget
 from dialer.store.errors import StoreError
 from dialer.store.facts import digits, load_facts
+from dialer.store.lease import LeaseKeeper
 from dialer.store.models import Attempt, AttemptState, Callback, Lead, LeadStatus, Phone
 from dialer.store.store import Store
 from rules.facts import LeadFacts
@@ -118,9 +122,11 @@ class StoreLeadSupply:
         max_rounds: int = 4,
         reconciled_as: AttemptOutcome = AttemptOutcome.NO_ANSWER,
         campaign_windows: CallingWindows | None = None,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         self.store = store
         self.campaign_windows = campaign_windows
+        self.lease = lease
         self.campaign_id = campaign_id
         self.policy = policy
         self.worker = worker
@@ -166,6 +172,8 @@ class StoreLeadSupply:
     ) -> Sequence[DialTarget]:
         if count <= 0:
             return []
+        if self.lease is not None:
+            await self.lease.ensure()  # LeaseLost: another process owns the campaign now
         chosen: list[tuple[float, Lead, Phone]] = []
         async with self.store.session() as s:
             for _ in range(self.max_rounds):

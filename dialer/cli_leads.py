@@ -1,0 +1,176 @@
+"""``dialer leads import|explain``: load a debtor file; show why a lead may (not) be dialled."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dialer.cli_db import add_db_argument
+from dialer.errors import DialerError
+from dialer.leads_import import ImportFileError
+from dialer.store.facts import load_facts
+from dialer.store.importer import ImportOptions, ImportResult, import_file
+from dialer.store.policy_config import policy_for
+from dialer.store.settings import settings_for
+from dialer.store.store import Store
+from rules.policy import explain
+
+EXIT_USAGE = 2
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    leads = sub.add_parser("leads", help="debtor files and lead eligibility")
+    lsub = leads.add_subparsers(dest="leads_command", required=True)
+
+    imp = lsub.add_parser("import", help="import a debtor CSV into a campaign")
+    imp.add_argument("file", type=Path, help="CSV file (header line first)")
+    imp.add_argument("--campaign", required=True, help="campaign name")
+    imp.add_argument("--region", help="default region for national numbers (default: campaign's)")
+    imp.add_argument(
+        "--on-duplicate",
+        choices=("merge", "skip", "report"),
+        default="merge",
+        help="same account or number as an existing lead (default: merge)",
+    )
+    imp.add_argument("--report", type=Path, help="report CSV (default: FILE.report.csv)")
+    imp.add_argument(
+        "--encoding",
+        choices=("auto", "utf-8", "latin-1"),
+        default="auto",
+        help="auto: UTF-8, else Latin-1 with a note in the report (default: auto)",
+    )
+    imp.add_argument("--currency", help="currency when the file has no currency column")
+    imp.add_argument("--jobs", type=int, help="validation processes (default: 2 for big files)")
+    imp.add_argument("--batch-size", type=int, default=5000, help="rows per transaction")
+    add_db_argument(imp)
+    imp.set_defaults(handler=_import)
+
+    exp = lsub.add_parser("explain", help="the contact-policy verdict for a lead, rule by rule")
+    exp.add_argument("lead", help="lead id or account id")
+    exp.add_argument("--campaign", required=True, help="campaign name")
+    exp.add_argument("--at", help="ISO time with offset (default: now)")
+    add_db_argument(exp)
+    exp.set_defaults(handler=_explain)
+
+
+def _import(args: argparse.Namespace) -> int:
+    err = Console(stderr=True)
+    try:
+        settings = settings_for(args.db)
+        options = ImportOptions(
+            region=args.region,
+            on_duplicate=args.on_duplicate,
+            encoding=args.encoding,
+            currency=args.currency,
+            jobs=args.jobs,
+            batch_size=args.batch_size,
+        )
+    except ValueError as exc:
+        print(f"dialer leads import: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def run() -> ImportResult:
+        store = await Store.open(settings)
+        try:
+            with err.status("importing...") as status:
+
+                def progress(r: ImportResult) -> None:
+                    status.update(f"importing: {r.rows:,} rows read, {r.leads_created:,} leads")
+
+                return await import_file(
+                    store, args.campaign, args.file, options=options, report=args.report,
+                    progress=progress,
+                )  # fmt: skip
+        finally:
+            await store.close()
+
+    try:
+        result = asyncio.run(run())
+    except (ImportFileError, DialerError, ValueError) as exc:
+        print(f"dialer leads import: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _summary(Console(), result)
+    return 0
+
+
+def _summary(console: Console, r: ImportResult) -> None:
+    t = Table(title="lead import", show_header=False)
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    for label, value in (
+        ("rows read", r.rows),
+        ("leads created", r.leads_created),
+        ("leads merged", r.leads_merged),
+        ("phones added", r.phones_added),
+        ("rows skipped", r.rows_skipped),
+        ("values dropped", r.values_dropped),
+        ("notes", r.notes),
+    ):
+        t.add_row(label, f"{value:,}")
+    t.add_row("encoding", r.encoding)
+    t.add_row("seconds", f"{r.seconds:.1f}")
+    console.print(t)
+    if r.reasons:
+        reasons = Table(title="issues by kind")
+        reasons.add_column("action / column")
+        reasons.add_column("rows", justify="right")
+        for reason, n in r.reasons.most_common(15):
+            reasons.add_row(reason, f"{n:,}")
+        console.print(reasons)
+        first = Table(title="first issues")
+        for col in ("row", "column", "value", "reason", "action"):
+            first.add_column(col)
+        for i in r.first_issues:
+            first.add_row(str(i.row), i.column, i.value, i.reason, i.action)
+        console.print(first)
+    console.print(f"report: {r.report} ({r.issues:,} entries)")
+
+
+def _explain(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_for(args.db)
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+        if at.tzinfo is None:
+            raise ValueError("--at: needs a UTC offset, e.g. 2026-03-03T10:00-06:00")
+    except ValueError as exc:
+        print(f"dialer leads explain: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def run() -> list[str]:
+        store = await Store.open(settings)
+        try:
+            info = await store.get_campaign(args.campaign)
+            lead = await store.get_lead(args.campaign, args.lead)
+            policy = policy_for(info.settings)
+            async with store.session() as s:
+                facts, _ = await load_facts(s, [lead.id], at=at)
+            f = facts[lead.id]
+            lines = [
+                f"lead {lead.id} (account {lead.external_id}, {lead.debtor_name or 'no name'}), "
+                f"campaign {info.name}: status {lead.status}, next eligible "
+                f"{lead.next_eligible_at:%Y-%m-%d %H:%M} UTC, priority {lead.priority:.3f}, "
+                f"owner {lead.owner_agent or 'anyone'}"
+            ]
+            if not f.phones:
+                lines.append("no active phone: the lead cannot be dialled")
+            for pf in f.phones:
+                v = policy.evaluate(f, pf, at=at)
+                lines.extend(explain(v, lead=f, phone=pf))
+            return lines
+        finally:
+            await store.close()
+
+    try:
+        lines = asyncio.run(run())
+    except (DialerError, ValueError) as exc:
+        print(f"dialer leads explain: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in lines:
+        print(line)
+    return 0
