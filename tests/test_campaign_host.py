@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from dialer.campaign_host import HostSettings
 from dialer.host_run import start_host
-from dialer.ops_db import read_beat, read_spans
+from dialer.ops_db import ensure_tables, read_beat, read_spans
 from dialer.store import Store, StoreSettings
 from dialer.store.models import Attempt, Campaign
 from tests.ops_fixtures import AGENTS, seed_store, sim_backend
@@ -94,6 +94,7 @@ def _operator(settings: StoreSettings, log: list[str], errors: list[BaseExceptio
 
     async def run() -> None:
         store = await Store.open(settings)
+        await ensure_tables(store)
         try:
             await _wait_beat(store, "A", "running")
             await store.set_campaign_status("A", "paused")
@@ -115,10 +116,12 @@ def _operator(settings: StoreSettings, log: list[str], errors: list[BaseExceptio
                     log.append("dialling again")
                     break
                 await asyncio.sleep(0.2)
-            await store.set_campaign_status("A", "stopped")
-            await store.set_campaign_status("B", "stopped")
             log.append("stopped")
         finally:
+            # Whatever happened, the host must end (a failed check must not leave it
+            # running its three simulated hours).
+            await store.set_campaign_status("A", "stopped")
+            await store.set_campaign_status("B", "stopped")
             await store.close()
 
     try:
