@@ -38,6 +38,7 @@ from dialer.report_data import campaign_report
 from dialer.status_view import (
     STALE_AFTER,
     CampaignStatusData,
+    progress_line,
     report_csv,
     report_json,
     report_table,
@@ -49,6 +50,7 @@ from pacing.registry import PACERS
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+LINE_EVERY = 10.0  # real seconds between progress lines when the output is not a terminal
 
 
 class UsageError(Exception):
@@ -101,7 +103,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         metavar="S",
         help="engine seconds calls in flight may take to end when stopping (default 600)",
     )
-    start.add_argument("--no-live", action="store_true", help="no live view")
+    start.add_argument("--no-live", action="store_true", help="no live view (nor progress lines)")
     add_db_argument(start)
     start.set_defaults(handler=_start)
 
@@ -282,8 +284,18 @@ def _start(args: argparse.Namespace) -> int:
             )
     else:
         print(f"running {title}", flush=True)
+
+        def line(host: CampaignHost, counts: Mapping[str, Counter[str]]) -> None:
+            print(progress_line(host.clock.wall(), _host_status(host, counts)), flush=True)
+
         outcome = start_host(
-            settings, args.names, backend, until=until, host_settings=host_settings
+            settings,
+            args.names,
+            backend,
+            until=until,
+            host_settings=host_settings,
+            on_frame=None if args.no_live else line,
+            frame_every=LINE_EVERY,
         )
     if outcome.error is not None:
         _err("campaign start", outcome.error)

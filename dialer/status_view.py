@@ -115,6 +115,20 @@ def status_panel(data: CampaignStatusData) -> Panel:
     return Panel(Group(head, Text(""), body), border_style="blue")
 
 
+def progress_line(at: datetime, items: Sequence[CampaignStatusData]) -> str:
+    """One plain line for logs and pipes: each campaign's state, dials, live answers,
+    abandon rate (shift) and calls in flight, at engine time ``at``."""
+    parts = [f"{at:%Y-%m-%d %H:%M:%S}"]
+    for d in items:
+        live = d.live
+        parts.append(
+            f"{d.name} [{d.status}] dials {live.get('dials', 0)} live {live.get('live', 0)}"
+            f" abandon {pct(live.get('abandon_rate_shift'))} in flight {live.get('in_flight', 0)}"
+            f" contacts {d.contacts} promises {d.promises}"
+        )
+    return " | ".join(parts)
+
+
 def status_group(items: Sequence[CampaignStatusData]) -> Group:
     return Group(*(status_panel(d) for d in items))
 
