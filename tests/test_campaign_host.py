@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from dialer.campaign_host import HostSettings
+from agents.state import AgentState
+from dialer.campaign_host import CampaignHost, HostSettings
+from dialer.errors import DialerError
 from dialer.host_run import start_host
+from dialer.ids import AgentId
 from dialer.ops_db import ensure_tables, read_beat, read_spans
 from dialer.store import Store, StoreSettings
 from dialer.store.models import Attempt, Campaign
@@ -183,3 +186,59 @@ def test_unknown_campaign_starts_nothing(tmp_path: Path) -> None:
 
 
 pytestmark = pytest.mark.filterwarnings("error")
+
+
+def test_agent_commands_for_the_api(tmp_path: Path) -> None:
+    """The commands the agent API calls: login places the agent by the rule, pause and
+    resume go to its campaign, and an agent of no running campaign is refused."""
+    settings = asyncio.run(seed_store(tmp_path / "ops.db", leads=50))
+    seen: list[tuple[str, str | None, str | None]] = []
+    errors: list[str] = []
+
+    def on_host(host: CampaignHost) -> None:
+        # An agent driven by the API, not by the simulated floor: it may work for both.
+        host.assign(AgentId("api1"), ["A", "B"])
+        loop = asyncio.get_running_loop()
+
+        def step(what: str) -> None:
+            agent = AgentId("api1")
+            try:
+                if what == "login":
+                    host.login(agent)
+                elif what == "pause":
+                    host.pause(agent, "coffee")
+                elif what == "resume":
+                    host.resume(agent)
+                elif what == "logout":
+                    host.logout(agent)
+                elif what == "stranger":
+                    host.login(AgentId("nobody"))
+            except DialerError as exc:
+                errors.append(f"{what}: {exc}")
+            state = host.agent_state(agent)
+            seen.append((what, host.agent_campaign(agent), None if state is None else state.state))
+
+        for delay, what in ((1, "login"), (2, "pause"), (50, "resume"), (51, "stranger")):
+            loop.call_later(delay, step, what)
+
+        # Logging out mid-call is refused by the agent state machine; the API retries
+        # after the wrap-up. Here: log out once the agent is idle or paused.
+        def logout_when_free() -> None:
+            state = host.agent_state(AgentId("api1"))
+            if state is not None and state.state in (AgentState.READY, AgentState.PAUSED):
+                step("logout")
+            else:
+                loop.call_later(1.0, logout_when_free)
+
+        loop.call_later(60, logout_when_free)
+
+    outcome = start_host(settings, ["A", "B"], sim_backend(), until=120.0, on_host=on_host)
+    assert outcome.status == 0
+    login, pause, resume, stranger, logout = seen
+    assert login[1] in ("A", "B") and login[2] == "ready"
+    assert pause == ("pause", login[1], "paused")
+    assert resume[1] in ("A", "B") and resume[2] is not None and resume[2] != "paused"
+    assert stranger[0] == "stranger" and errors == [
+        "stranger: agent 'nobody' is not assigned to any running campaign"
+    ]
+    assert logout == ("logout", None, None)
