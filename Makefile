@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean postgres
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,7 +48,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The store's tests need a PostgreSQL server (tests/pg_server.py starts a throwaway one from
+# Debian's binaries): install the package when it is missing, unless a server is given
+# (DIALER_TEST_PG_URL) or the PostgreSQL tests are explicitly skipped (DIALER_TEST_PG=skip).
+postgres:
+	@if [ -z "$$DIALER_TEST_PG_URL" ] && [ "$$DIALER_TEST_PG" != skip ] \
+	    && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installing PostgreSQL from Debian packages for the store tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+
+pytest: $(STAMP) postgres
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from dialer.errors import DialerError
-from dialer.phones import ParsedPhone, PhoneError, parse_phone, valid_zone
+from dialer.phones import PhoneError, parse_phone, valid_zone
 from rules.priority import PriorityWeights, priority
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -54,6 +55,7 @@ _PHONE = re.compile(r"^(phone|tel|telefono|mobile|celular|cell)[_]?([a-z0-9_]*)$
 _AMOUNT = re.compile(r"^\d{1,3}(,\d{3})+(\.\d{1,2})?$|^\d+(\.\d{1,2})?$")
 _AGENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_AMOUNT = Decimal("1e12")
+CENT = Decimal("0.01")
 CURRENCY_OF = {
     "MX": "MXN",
     "CO": "COP",
@@ -100,21 +102,31 @@ class Layout:
     custom: tuple[tuple[int, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class RowLead:
-    """One valid row, ready to be written."""
+class PhoneRow(NamedTuple):
+    """One valid number of a row, as the ``phones`` table holds it."""
+
+    e164: str
+    kind: str
+    priority: int  # 0 = first phone column
+    time_zone: str
+    country: str
+
+
+class RowLead(NamedTuple):
+    """One valid row, ready to be written. Plain tuples and strings: batches of these
+    travel from the validation processes to the writer, and pickle cheaply."""
 
     row: int
     account: str
     name: str
-    amount: Decimal
+    amount: str  # canonical decimal text, two places ("1500.00")
     currency: str
     days_past_due: int
     segment: str | None
     owner: str | None
     priority: float
-    custom: dict[str, str]
-    phones: tuple[tuple[ParsedPhone, str, int], ...]  # (phone, kind, priority)
+    custom_json: str  # the custom columns as a JSON object
+    phones: tuple[PhoneRow, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,7 +249,7 @@ def parse_row(
         )
         tz_override = None
 
-    phones: list[tuple[ParsedPhone, str, int]] = []
+    phones: list[PhoneRow] = []
     seen: set[str] = set()
     for col in layout.phones:
         raw = record[col.index].strip()
@@ -254,16 +266,25 @@ def parse_row(
             )
             continue
         seen.add(p.e164)
-        if tz_override is not None:
-            p = ParsedPhone(p.e164, p.country, tz_override)
-        phones.append((p, col.kind, col.priority))
+        zone = p.time_zone if tz_override is None else tz_override
+        phones.append(PhoneRow(p.e164, col.kind, col.priority, zone, p.country))
     if not phones:
         issues.append(Issue(row, "phone", "", "no valid phone number in the row", "row skipped"))
         return None, issues
     custom = {name_: record[i] for i, name_ in layout.custom if record[i] != ""}
     prio = priority(segment, amount, dpd, weights=rules.weights)
     lead = RowLead(
-        row, account, name, amount, currency, dpd, segment, owner, prio, custom, tuple(phones)
+        row,
+        account,
+        name,
+        str(amount.quantize(CENT)),
+        currency,
+        dpd,
+        segment,
+        owner,
+        prio,
+        json.dumps(custom, ensure_ascii=False),
+        tuple(phones),
     )
     return lead, issues
 

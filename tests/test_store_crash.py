@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 START = "2026-03-03T10:00:00-06:00"  # a Tuesday morning in Mexico City
 
 
-def make_campaign(db: Path, leads: int) -> None:
+def make_campaign(db: Path | str, leads: int) -> None:
     async def run() -> None:
         s = await Store.open(StoreSettings(url=str(db)))
         await s.create_campaign("crash", mode="predictive", default_region="MX")
@@ -53,7 +53,7 @@ def make_campaign(db: Path, leads: int) -> None:
                     priority=float(i % 7),
                     phones=(
                         NewPhone(f"+5255{10000000 + i:08d}", "America/Mexico_City", "MX"),
-                        NewPhone(f"+5281{10000000 + i:08d}", "America/Monterrey", "MX", 0, 1),
+                        NewPhone(f"+5281{10000000 + i:08d}", "America/Monterrey", "MX", priority=1),
                     ),
                 )
                 for i in range(leads)
@@ -65,7 +65,7 @@ def make_campaign(db: Path, leads: int) -> None:
     asyncio.run(run())
 
 
-def harness(db: Path, log: Path, until: str) -> list[str]:
+def harness(db: Path | str, log: Path, until: str) -> list[str]:
     return [
         sys.executable, "-m", "dialer.store.crash_harness", "--db", str(db),
         "--campaign", "crash", "--log", str(log), "--start", START, "--until", until,
@@ -73,7 +73,7 @@ def harness(db: Path, log: Path, until: str) -> list[str]:
     ]  # fmt: skip
 
 
-def attempts_of(db: Path) -> list[AttemptInfo]:
+def attempts_of(db: Path | str) -> list[AttemptInfo]:
     async def run() -> list[AttemptInfo]:
         s = await Store.open(StoreSettings(url=str(db)))
         try:
@@ -84,7 +84,7 @@ def attempts_of(db: Path) -> list[AttemptInfo]:
     return asyncio.run(run())
 
 
-def check(db: Path, log: Path, kills: int) -> dict[str, int]:
+def check(db: Path | str, log: Path, kills: int) -> dict[str, int]:
     originates: dict[str, tuple[str, str]] = {}
     finishes: dict[str, str] = {}
     recovered = 0

@@ -15,6 +15,7 @@ import pytest_asyncio
 from dialer.ids import AgentId, CallId
 from dialer.leads import AttemptOutcome, AttemptResult, DialTarget
 from dialer.store import Store, StoreSettings
+from dialer.store.outcomes import DispositionInput, apply_disposition
 from dialer.store.records import NewLead, NewPhone
 from dialer.store.supply import StoreLeadSupply
 from rules.policy import ContactPolicy
@@ -144,3 +145,66 @@ async def test_recovery_after_a_crash(store: Store) -> None:
     got = await new.claim(5, at=later)
     assert [t.number for t in got] == ["525511110002"]
     assert await new.recover(at=later) == (0, 0)  # its own open attempts are left alone
+
+
+@pytest.mark.asyncio
+async def test_dispositions_change_what_the_rules_allow(store: Store) -> None:
+    a, b, c = await store.add_leads(
+        "c",
+        [
+            lead("w", "+525511110001", "+525511110002"),
+            lead("p", "+525511110003"),
+            lead("k", "+525511110004"),
+        ],
+        at=T0,
+    )
+    sup = await supply(store)
+    policy = ContactPolicy()
+    targets = {t.lead: t for t in await sup.claim(3, at=T0)}
+    for i, t in enumerate(targets.values()):
+        await sup.started(CallId(f"k{i}"), t, at=T0)
+        await sup.finished(result(f"k{i}", t, AttemptOutcome.CONNECTED, T0))
+    call_of = {int(t.lead): f"k{i}" for i, t in enumerate(targets.values())}
+    later = T0 + timedelta(minutes=2)
+    # Wrong number: that phone is no longer dialled; then do-not-call on the rest closes it.
+    await apply_disposition(
+        store, policy, a, DispositionInput(code="wrong_number", call=call_of[a]), at=later
+    )
+    info = await store.get_lead("c", a)
+    assert [(p.e164, p.active) for p in info.phones] == [
+        ("+525511110001", False),
+        ("+525511110002", True),
+    ]
+    await apply_disposition(store, policy, a, DispositionInput(code="do_not_call"), at=later)
+    assert await store.is_dnc("+525511110002")
+    assert (await store.get_lead("c", a)).status == "closed"
+    # A promise to pay on 10 March: the follow-up is the next day, in the calling window.
+    await apply_disposition(
+        store,
+        policy,
+        b,
+        DispositionInput(
+            code="promise_to_pay", agent="A1", call=call_of[b], amount=Decimal("500"),
+            due=datetime(2026, 3, 10).date(),
+        ),
+        at=later,
+    )  # fmt: skip
+    (promise,) = await store.promises("c")
+    assert (promise.amount, promise.status) == (Decimal("500.00"), "pending")
+    assert (await store.get_lead("c", b)).next_eligible_at >= datetime(2026, 3, 11, 7, tzinfo=MX)
+    # A callback owned by A1: only A1's claim gets the lead, at the agreed time.
+    when = datetime(2026, 3, 12, 11, 0, tzinfo=MX)
+    await apply_disposition(
+        store, policy, c, DispositionInput(code="callback", agent="A1", callback_at=when),
+        at=later,
+    )  # fmt: skip
+    assert [cb.agent for cb in await store.callbacks(c)] == ["A1"]
+    # Unreserved claims get the promise follow-up, never A1's callback.
+    assert [t.lead for t in await sup.claim(5, at=when)] == [str(b)]
+    (t,) = await sup.claim(5, at=when, for_agent=AgentId("A1"))
+    assert t.lead == str(c)
+    with pytest.raises(ValueError, match="needs amount"):
+        await apply_disposition(store, policy, b, DispositionInput(code="promise_to_pay"))
+    assert [d.code for d in await store.dispositions("c")] == [
+        "wrong_number", "do_not_call", "promise_to_pay", "callback",
+    ]  # fmt: skip

@@ -20,15 +20,17 @@ Every case writes an ``Issue`` to the report: nothing is dropped silently.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dialer.leads_import import Issue, RowLead
+from dialer.leads_import import Issue, PhoneRow, RowLead
 from dialer.store.models import Lead, LeadStatus, Phone
 from dialer.store.store import Store
 
@@ -80,7 +82,7 @@ class BulkWriter:
                     )
                 )
                 existing.update({ext: lid for ext, lid in rows})
-            numbers = list({p.e164 for r in batch for p, _, _ in r.phones})
+            numbers = list({p.e164 for r in batch for p in r.phones})
             phone_owner: dict[str, str] = {}  # number -> "lead 12" or "row 7"
             for chunk in _chunks(numbers, 5000):
                 # By number first (ix_phones_e164), then keep this campaign's leads: a join
@@ -135,7 +137,7 @@ class BulkWriter:
                     )
                     self.counts.rows_skipped += 1
                     continue
-                shared = [p.e164 for p, _, _ in r.phones if p.e164 in phone_owner]
+                shared = [p.e164 for p in r.phones if p.e164 in phone_owner]
                 if shared and self.policy == "skip":
                     issues.append(
                         Issue(
@@ -152,7 +154,7 @@ class BulkWriter:
                     issues.append(
                         Issue(r.row, "phone", e164, f"number also on {phone_owner[e164]}", "note")
                     )
-                for p, _, _ in r.phones:
+                for p in r.phones:
                     phone_owner.setdefault(p.e164, f"row {r.row}")
                 new_index[r.account] = len(new_rows)
                 row_of_new[len(new_rows)] = r.row
@@ -160,68 +162,41 @@ class BulkWriter:
 
             ids = await self._ids(conn, len(new_rows))
             if new_rows:
-                await self._insert(
-                    conn,
-                    Lead.__table__,  # type: ignore[arg-type]
-                    [self._lead_values(lid, r) for lid, r in zip(ids, new_rows, strict=True)],
-                )
-                phones = [
-                    _phone_values(lid, p, kind, prio)
-                    for lid, r in zip(ids, new_rows, strict=True)
-                    for p, kind, prio in r.phones
-                ]
-                await self._insert(conn, Phone.__table__, phones)  # type: ignore[arg-type]
-                self.counts.leads_created += len(new_rows)
-                self.counts.phones_added += len(phones)
+                await self._insert_new(conn, ids, new_rows)
             if merges:
                 await self._apply_merges(conn, merges)
         return issues
 
-    async def _insert(
-        self, conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]
-    ) -> None:
-        """A multi-row insert straight to the driver's ``executemany``.
-
-        Values go through each column type's own bind processor (the very conversion
-        SQLAlchemy applies: UTC datetimes, money, JSON), computed once per column rather
-        than per row and statement: for a million rows that is most of the write time.
-        """
-        if not rows:
-            return
+    async def _insert_new(self, conn: AsyncConnection, ids: list[int], rows: list[RowLead]) -> None:
+        """Leads and their phones as two multi-row inserts straight to the driver's
+        ``executemany``: the rows are already validated and serialised (JSON text,
+        decimal text) by the validation processes, and the constant time columns are
+        converted once through the column type's own bind processor, so no per-value
+        processing is left for a million rows but the amount on PostgreSQL."""
         dialect = conn.dialect
-        cols = list(rows[0])
-        procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
-        if dialect.paramstyle == "qmark":
-            marks = ", ".join("?" for _ in cols)
-        else:  # asyncpg: numeric_dollar
-            marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
-        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})"
-        data = [
-            tuple(
-                v if p is None or v is None else p(v)
-                for v, p in zip(r.values(), procs, strict=True)
-            )
-            for r in rows
+        t = Lead.__table__
+        at_proc = t.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+        at = at_proc(self.at) if at_proc is not None else self.at
+        sqlite = dialect.name == "sqlite"
+        cid = self.campaign_id
+        active = LeadStatus.ACTIVE.value
+        leads = [
+            (lid, cid, r.account, r.name, r.amount if sqlite else Decimal(r.amount),
+             r.currency, r.days_past_due, r.segment, r.owner, r.priority, r.custom_json,
+             at, active, at)
+            for lid, r in zip(ids, rows, strict=True)
+        ]  # fmt: skip
+        sql = _insert_sql(dialect.paramstyle, "leads", LEAD_COLUMNS)
+        await conn.exec_driver_sql(sql, leads)
+        phones = [
+            (lid, p.e164, p.kind, p.priority, p.time_zone, p.country, True)
+            for lid, r in zip(ids, rows, strict=True)
+            for p in r.phones
         ]
-        await conn.exec_driver_sql(sql, data)
-
-    def _lead_values(self, lid: int, r: RowLead) -> dict[str, Any]:
-        return {
-            "id": lid,
-            "campaign_id": self.campaign_id,
-            "external_id": r.account,
-            "debtor_name": r.name,
-            "debt_amount": r.amount,
-            "currency": r.currency,
-            "days_past_due": r.days_past_due,
-            "segment": r.segment,
-            "owner_agent": r.owner,
-            "priority": r.priority,
-            "custom": r.custom,
-            "next_eligible_at": self.at,
-            "status": LeadStatus.ACTIVE.value,
-            "created_at": self.at,
-        }
+        sql = _insert_sql(dialect.paramstyle, "phones", PHONE_COLUMNS)
+        await conn.exec_driver_sql(sql, phones)
+        self.counts.leads_created += len(rows)
+        self.counts.phones_added += len(phones)
 
     async def _apply_merges(self, conn: AsyncConnection, merges: dict[int, RowLead]) -> None:
         ids = list(merges)
@@ -256,22 +231,22 @@ class BulkWriter:
             [
                 {
                     "b_id": lid,
-                    "b_amount": r.amount,
+                    "b_amount": Decimal(r.amount),
                     "b_currency": r.currency,
                     "b_dpd": r.days_past_due,
                     "b_name": r.name,
                     "b_segment": r.segment,
                     "b_owner": r.owner,
                     "b_priority": r.priority,
-                    "b_custom": {**customs.get(lid, {}), **r.custom},
+                    "b_custom": {**customs.get(lid, {}), **json.loads(r.custom_json)},
                 }
                 for lid, r in merges.items()
             ],
         )
         phones = [
-            _phone_values(lid, p, kind, prio + len(have[lid]))
+            _phone_values(lid, p, p.priority + len(have[lid]))
             for lid, r in merges.items()
-            for p, kind, prio in r.phones
+            for p in r.phones
             if p.e164 not in have[lid]
         ]
         if phones:
@@ -285,35 +260,47 @@ def _merge(old: RowLead | None, new: RowLead) -> RowLead:
     the union, old ones first."""
     if old is None:
         return new
-    seen = {p.e164 for p, _, _ in old.phones}
-    phones = old.phones + tuple(
-        (p, k, len(old.phones) + i) for i, (p, k, _) in enumerate(new.phones) if p.e164 not in seen
+    seen = {p.e164 for p in old.phones}
+    extra = tuple(
+        p._replace(priority=len(old.phones) + i)
+        for i, p in enumerate(q for q in new.phones if q.e164 not in seen)
     )
-    return RowLead(
-        new.row,
-        new.account,
-        new.name or old.name,
-        new.amount,
-        new.currency,
-        new.days_past_due,
-        new.segment if new.segment is not None else old.segment,
-        new.owner if new.owner is not None else old.owner,
-        new.priority,
-        {**old.custom, **new.custom},
-        phones,
+    custom = {**json.loads(old.custom_json), **json.loads(new.custom_json)}
+    return new._replace(
+        name=new.name or old.name,
+        segment=new.segment if new.segment is not None else old.segment,
+        owner=new.owner if new.owner is not None else old.owner,
+        custom_json=json.dumps(custom, ensure_ascii=False),
+        phones=old.phones + extra,
     )
 
 
-def _phone_values(lead_id: int, p: Any, kind: str, prio: int) -> dict[str, Any]:
+def _phone_values(lead_id: int, p: PhoneRow, prio: int) -> dict[str, Any]:
     return {
         "lead_id": lead_id,
         "e164": p.e164,
-        "kind": kind,
+        "kind": p.kind,
         "priority": prio,
         "time_zone": p.time_zone,
         "country": p.country,
         "active": True,
     }
+
+
+LEAD_COLUMNS = (
+    "id", "campaign_id", "external_id", "debtor_name", "debt_amount", "currency",
+    "days_past_due", "segment", "owner_agent", "priority", "custom", "next_eligible_at",
+    "status", "created_at",
+)  # fmt: skip
+PHONE_COLUMNS = ("lead_id", "e164", "kind", "priority", "time_zone", "country", "active")
+
+
+def _insert_sql(paramstyle: str, table: str, cols: tuple[str, ...]) -> str:
+    if paramstyle == "qmark":  # sqlite3
+        marks = ", ".join("?" for _ in cols)
+    else:  # asyncpg: numeric_dollar
+        marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
 
 
 def _chunks(items: Sequence[Any], n: int) -> list[Sequence[Any]]:

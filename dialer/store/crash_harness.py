@@ -17,7 +17,8 @@ after recovery, ``S worker`` at start and ``E`` at a clean end.
 Virtual time and the database: the virtual clock jumps to the next timer whenever the
 loop is idle, and a query running in aiosqlite's thread leaves it idle. So every store
 call is made "holding" the clock (``HoldingLoop``): while one is in flight the loop waits
-in real time for it instead of jumping, and the simulation sees the database as instant.
+in real time for it instead of jumping, and virtual time runs at real speed meanwhile
+(the database's latency is real time, one to one).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import os
 import secrets
 import selectors
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -65,8 +67,14 @@ class _HoldSelector(_JumpSelector):
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
         if self._holder.hold > 0 and timeout != 0:
-            # A store call is in flight: wait (really) for its thread to wake us.
-            return selectors.DefaultSelector.select(self, 0.05)
+            # A store call is in flight: wait (really) for its thread or socket to wake
+            # us, and let the virtual clock follow the real one meanwhile (so a sleep
+            # while holding, e.g. waiting for a lease, ends in real time).
+            wait = 0.05 if timeout is None else min(timeout, 0.05)
+            t0 = time.monotonic()
+            ready: list[tuple[Any, int]] = selectors.DefaultSelector.select(self, wait)
+            self._holder.advance(time.monotonic() - t0)
+            return ready
         return super().select(timeout)
 
 
@@ -79,6 +87,9 @@ class HoldingLoop(VirtualTimeLoop):
         self._vtime = 0.0
         self._seq = 0
         asyncio.SelectorEventLoop.__init__(self, selector=_HoldSelector(self))
+
+    def advance(self, seconds: float) -> None:
+        self._vtime += seconds
 
     @contextmanager
     def holding(self) -> Iterator[None]:
@@ -201,24 +212,30 @@ async def main_async(args: argparse.Namespace, loop: HoldingLoop) -> int:
     try:
         with loop.holding():
             info = await store.get_campaign(args.campaign)
-            lease = LeaseKeeper(store, args.campaign, worker, ttl=args.lease_ttl)
-            if not await lease.acquire(wait=args.lease_ttl * 4):
-                print(f"campaign {args.campaign}: lease held by another process", file=sys.stderr)
-                return 3
+            lease = None
+            if not args.shared:
+                lease = LeaseKeeper(store, args.campaign, worker, ttl=args.lease_ttl)
+                if not await lease.acquire(wait=args.lease_ttl * 4):
+                    print(f"campaign {args.campaign}: lease held elsewhere", file=sys.stderr)
+                    return 3
             last = await last_activity(store, info.id)
         log.write(f"S {worker}")
         wall0 = args.start if last is None else max(args.start, last + timedelta(seconds=1))
+        if args.shared:
+            wall0 = args.start  # the other process's activity is not a restart point
         supply = StoreLeadSupply(
             store, info.id, policy=policy_for(info.settings), worker=worker, lease=lease
         )
-        with loop.holding():
-            pending, placed = await supply.recover(at=wall0)
-        log.write(f"R {pending} {placed}")
+        if lease is not None:
+            with loop.holding():
+                pending, placed = await supply.recover(at=wall0)
+            log.write(f"R {pending} {placed}")
         remaining = (args.until - wall0).total_seconds()
         if remaining > 0:
             await run_campaign(args, loop, supply, log, wall0, remaining, worker)
-        with loop.holding():
-            await lease.release()
+        if lease is not None:
+            with loop.holding():
+                await lease.release()
         log.write("E")
         return 0
     finally:
@@ -281,6 +298,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--pacer", default="predictive")
     ap.add_argument("--lease-ttl", type=float, default=2.0)
+    ap.add_argument(
+        "--shared",
+        action="store_true",
+        help="dial alongside other processes: no lease and no recovery (the atomic "
+        "claims alone keep the processes apart)",
+    )
     args = ap.parse_args(argv)
     for name in ("start", "until"):
         if getattr(args, name).tzinfo is None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from dialer.store import engine as engine_mod
 from dialer.store.errors import AlreadyExists, NotFound, StoreError
+from dialer.store.facts import load_facts
 from dialer.store.models import (
     Agent,
     Attempt,
@@ -49,6 +50,7 @@ from dialer.store.records import (
     PromiseInfo,
 )
 from dialer.store.settings import StoreSettings
+from rules.facts import LeadFacts
 
 MODES = ("predictive", "progressive", "ratio")
 
@@ -434,6 +436,17 @@ class Store:
                         )
                     )
             return [r.id for r in rows]
+
+    async def lead_facts(self, lead_id: int, *, at: datetime | None = None) -> LeadFacts:
+        """What the contact policy is told about the lead at ``at`` (default now): its
+        active phones, the last 8 days of dials of the same debt in any campaign, DNC
+        numbers, promises and open callbacks (``dialer.store.facts``)."""
+        now = _at(at)
+        async with self.session() as s:
+            if await s.get(Lead, lead_id) is None:
+                raise NotFound("lead", lead_id)
+            facts, _ = await load_facts(s, [lead_id], at=now)
+        return facts[lead_id]
 
     async def lead_counts(self, campaign: str) -> dict[str, int]:
         """Leads of the campaign by status (``active``, ``dialing``, ``closed``)."""

@@ -80,7 +80,32 @@ def decide(
 ) -> LeadDecision:
     """Evaluate every phone of the lead (best first); the first allowed one wins. A
     verdict that routes the call to another agent (an agent-owned callback) is not an
-    allowance for this claim."""
+    allowance for this claim, but keeps the lead eligible for that agent's: for an
+    unreserved claim the callback agents' own verdicts are consulted too, so that an
+    unreserved refusal never pushes the lead past its agent's callback."""
+    d = _decide_for(policy, facts, phones, at, reserved_for, campaign_windows)
+    if d.phone is not None or d.routed or reserved_for is not None:
+        return d
+    owners = {cb.agent for cb in facts.callbacks if cb.agent is not None}
+    for agent in sorted(owners):
+        theirs = _decide_for(policy, facts, phones, at, agent, campaign_windows)
+        if theirs.phone is not None:
+            return LeadDecision(None, theirs.verdict, at, routed=True)
+        if theirs.next_eligible is not None and (
+            d.next_eligible is None or theirs.next_eligible < d.next_eligible
+        ):
+            d = LeadDecision(None, theirs.verdict, theirs.next_eligible)
+    return d
+
+
+def _decide_for(  # noqa: PLR0917 - private
+    policy: ContactPolicy,
+    facts: LeadFacts,
+    phones: Sequence[Phone],
+    at: datetime,
+    reserved_for: AgentId | None,
+    campaign_windows: CallingWindows | None,
+) -> LeadDecision:
     best: tuple[datetime, Verdict] | None = None
     routed: Verdict | None = None
     for phone, pf in zip(phones, facts.phones, strict=True):
