@@ -1,7 +1,8 @@
 """Disposition codes: what an agent says happened on a call, and what each one counts as.
 
 Pure: shared by the dispositions service (``dialer.dispositions``), the agent HTTP API,
-the simulated agents and the reports (``dialer.kpis``).
+the simulated agents and the reports (``dialer.kpis``). The values are the store's
+(``dialer.store.outcomes.DispositionCode``; a test keeps the two equal).
 
 Collections vocabulary: a *contact* is a conversation with a person; a *right-party
 contact* (RPC) is a conversation with the debtor themself (the person the debt is
@@ -17,12 +18,13 @@ from enum import StrEnum
 
 class DispositionCode(StrEnum):
     CONTACT = "contact"  # spoke with someone who is not the debtor (third party)
-    RIGHT_PARTY_CONTACT = "right_party_contact"  # spoke with the debtor, no outcome below
+    RIGHT_PARTY_CONTACT = "rpc"  # spoke with the debtor, no outcome below
     PROMISE_TO_PAY = "promise_to_pay"  # the debtor promised an amount by a date
     REFUSED = "refused"  # the debtor refused to pay
     WRONG_NUMBER = "wrong_number"  # the number does not reach the debtor
     CALLBACK = "callback"  # call back at an agreed time (agent-owned or anyone)
     DO_NOT_CALL = "do_not_call"  # the person asked not to be called on this number
+    PAID = "paid"  # the debtor has paid (the lead is closed)
 
 
 # code -> (is a contact, is a right-party contact). Custom codes from the configuration
@@ -37,6 +39,7 @@ _CLASS: dict[str, tuple[bool, bool]] = {
     # from the code alone, so it counts as a contact only (a conservative RPC count).
     DispositionCode.CALLBACK: (True, False),
     DispositionCode.DO_NOT_CALL: (True, False),
+    DispositionCode.PAID: (True, True),
 }
 
 STANDARD_CODES: frozenset[str] = frozenset(DispositionCode)

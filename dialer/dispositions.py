@@ -1,18 +1,20 @@
 """The one path by which a disposition reaches the database.
 
 The agent HTTP API and the simulated agents both call ``record_disposition``: what an
-agent says about a call (``dialer.disposition_codes``), and what follows from it:
+agent says about a call (``dialer.disposition_codes``). This layer checks the request
+(the code is known, a promise has an amount > 0 and a due date not in the past, a
+callback is in the future, the call exists and was handled by this agent) and then
+hands it to the store's ``dialer.store.outcomes.apply_disposition``, which records it
+and applies its consequences under the campaign's contact policy:
 
-- ``promise_to_pay``: a promise (amount > 0, due date not before today) in the lead's
-  currency unless given;
-- ``callback``: a callback at ``callback_at`` (after now), owned by the agent unless
+- ``promise_to_pay``: a pending promise; the lead is held until the day after the due
+  date, then followed up;
+- ``callback``: a callback at ``callback_at``, owned by the agent unless
   ``callback_for_anyone``;
-- ``do_not_call``: the number dialled on that call joins the DNC list (checked at dial
-  time by the rules);
-- every code: one disposition row tied to the call's attempt.
-
-The contact-policy consequences on the lead (closing it, its next eligible time) are
-the store's (``dialer.store.outcomes``) when it provides them.
+- ``do_not_call``: the number dialled on that call joins the DNC list;
+- ``wrong_number``: that number is no longer dialled for this lead;
+- ``paid``: the lead is closed;
+- then the lead's next eligible time is recomputed by the rules.
 
 Bad requests raise ``DispositionError`` naming the field and the reason (the API maps
 it to a 4xx answer); nothing is written then.
@@ -24,13 +26,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
 from dialer.disposition_codes import STANDARD_CODES, DispositionCode
 from dialer.errors import DialerError
 from dialer.store import Store
-from dialer.store.models import Attempt, Phone
+from dialer.store.models import Attempt, Campaign, Phone
+from dialer.store.outcomes import DispositionInput, apply_disposition
+from dialer.store.policy_config import policy_for
 
 
 class DispositionError(DialerError):
@@ -54,7 +59,6 @@ class DispositionRequest:
     note: str = ""
     promise_amount: Decimal | None = None
     promise_due: date | None = None
-    promise_currency: str | None = None
     callback_at: datetime | None = None
     callback_for_anyone: bool = False
 
@@ -63,9 +67,8 @@ class DispositionRequest:
 class DispositionResult:
     disposition_id: int
     lead_id: int
-    promise_id: int | None = None
-    callback_id: int | None = None
-    dnc_number: str | None = None  # E.164 added to the DNC list
+    attempt_id: int | None
+    number: str  # E.164 of the call (the number a do-not-call put on the DNC list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class CallContext:
     campaign_id: int
     number: str  # E.164 with "+"
     agent: str | None
+    campaign_settings: dict[str, Any]
 
 
 async def call_context(store: Store, call: str) -> CallContext:
@@ -84,8 +88,16 @@ async def call_context(store: Store, call: str) -> CallContext:
     async with store.session() as s:
         row = (
             await s.execute(
-                select(Attempt.id, Attempt.lead_id, Attempt.campaign_id, Phone.e164, Attempt.agent)
+                select(
+                    Attempt.id,
+                    Attempt.lead_id,
+                    Attempt.campaign_id,
+                    Phone.e164,
+                    Attempt.agent,
+                    Campaign.settings,
+                )
                 .join(Phone, Phone.id == Attempt.phone_id)
+                .join(Campaign, Campaign.id == Attempt.campaign_id)
                 .where(Attempt.call_id == call)
                 .order_by(Attempt.id.desc())
                 .limit(1)
@@ -93,7 +105,7 @@ async def call_context(store: Store, call: str) -> CallContext:
         ).first()
     if row is None:
         raise DispositionError("call", f"no attempt has call id {call!r}")
-    return CallContext(row[0], row[1], row[2], row[3], row[4])
+    return CallContext(row[0], row[1], row[2], row[3], row[4], dict(row[5] or {}))
 
 
 def _check(req: DispositionRequest, at: datetime, custom: Collection[str]) -> None:
@@ -128,28 +140,21 @@ async def record_disposition(
     ctx = await call_context(store, req.call)
     if ctx.agent is not None and ctx.agent != req.agent:
         raise DispositionError("agent", f"call {req.call!r} was handled by another agent")
-    disp = await store.record_disposition(
-        ctx.lead_id, req.code, agent=req.agent, call=req.call, note=req.note, at=at
-    )
-    promise_id = callback_id = None
-    dnc = None
-    if req.code == DispositionCode.PROMISE_TO_PAY:
-        assert req.promise_amount is not None and req.promise_due is not None
-        promise = await store.add_promise(
-            ctx.lead_id,
+    policy = policy_for(ctx.campaign_settings)
+    info = await apply_disposition(
+        store,
+        policy,
+        ctx.lead_id,
+        DispositionInput(
+            code=req.code,
+            agent=req.agent,
+            call=req.call,
+            note=req.note,
             amount=req.promise_amount,
             due=req.promise_due,
-            currency=req.promise_currency,
-            call=req.call,
-            at=at,
-        )
-        promise_id = promise.id
-    elif req.code == DispositionCode.CALLBACK:
-        assert req.callback_at is not None
-        owner = None if req.callback_for_anyone else req.agent
-        callback = await store.add_callback(ctx.lead_id, req.callback_at, agent=owner, at=at)
-        callback_id = callback.id
-    elif req.code == DispositionCode.DO_NOT_CALL:
-        await store.add_dnc([ctx.number], source=f"disposition:{req.agent}", at=at)
-        dnc = ctx.number
-    return DispositionResult(disp.id, ctx.lead_id, promise_id, callback_id, dnc)
+            callback_at=req.callback_at,
+            agent_owned=not req.callback_for_anyone,
+        ),
+        at=at,
+    )
+    return DispositionResult(info.id, ctx.lead_id, info.attempt_id, ctx.number)

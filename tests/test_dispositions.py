@@ -62,7 +62,7 @@ async def test_promise_callback_and_dnc(store: Store) -> None:
         ),
         at=AT,
     )
-    assert res.lead_id == ctx.lead_id and res.promise_id is not None
+    assert res.lead_id == ctx.lead_id and res.attempt_id == ctx.attempt_id
     (promise,) = await store.promises("A")
     assert (promise.amount, promise.currency, promise.status) == (
         Decimal("150.25"),
@@ -77,11 +77,11 @@ async def test_promise_callback_and_dnc(store: Store) -> None:
         at=AT,
     )
     (cb,) = await store.callbacks(ctx.lead_id)
-    assert cb.agent == "a1" and res.callback_id == cb.id
+    assert cb.agent == "a1" and cb.at == AT + timedelta(hours=2)
     res = await record_disposition(
         store, DispositionRequest(call="k1r1.1", agent="a1", code="do_not_call"), at=AT
     )
-    assert res.dnc_number == ctx.number
+    assert res.number == ctx.number
     assert await store.is_dnc(ctx.number)
     codes = [d.code for d in await store.dispositions("A")]
     assert codes == ["promise_to_pay", "callback", "do_not_call"]
@@ -135,3 +135,10 @@ async def test_custom_codes(store: Store) -> None:
         await record_disposition(store, req, at=AT)
     await record_disposition(store, req, at=AT, custom_codes={"left_message"})
     assert [d.code for d in await store.dispositions("A")] == ["left_message"]
+
+
+def test_codes_are_the_stores() -> None:
+    from dialer.disposition_codes import DispositionCode  # noqa: PLC0415
+    from dialer.store.outcomes import DispositionCode as StoreCode  # noqa: PLC0415
+
+    assert {c.value for c in DispositionCode} == {c.value for c in StoreCode}

@@ -44,7 +44,7 @@ ATTEMPTS = [
 DISPOSITIONS = [
     DispositionRow("1", "promise_to_pay", at(4), "a"),
     DispositionRow("2", "wrong_number", at(6), "b"),
-    DispositionRow("7", "right_party_contact", at(11), "a"),
+    DispositionRow("7", "rpc", at(11), "a"),
     DispositionRow("7", "custom_code", at(12), "a"),
     DispositionRow("9", "refused", at(125), "a"),  # after the window
 ]
@@ -114,12 +114,7 @@ def test_contacts_and_promises() -> None:
     assert r.right_party_contacts == 2
     assert r.contact_rate == pytest.approx(3 / 8)
     assert r.rpc_rate == pytest.approx(2 / 8)
-    assert r.dispositions == {
-        "custom_code": 1,
-        "promise_to_pay": 1,
-        "right_party_contact": 1,
-        "wrong_number": 1,
-    }
+    assert r.dispositions == {"custom_code": 1, "promise_to_pay": 1, "rpc": 1, "wrong_number": 1}
     assert r.promises == 3
     assert r.promised_amount == {"MXN": Decimal("150.50"), "USD": Decimal("20.00")}
     assert r.promises_kept == 1
