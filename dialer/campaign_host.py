@@ -132,6 +132,7 @@ class CampaignHost:
         self._stopped_hooks: list[RunnerHook] = []
         self._agent_hooks: list[AgentHook] = []
         self._stopping = False
+        self.failures: dict[str, str] = {}  # campaign -> why its runner died
         self._wake: asyncio.Event | None = None
         self._last_poll = -math.inf
 
@@ -228,6 +229,7 @@ class CampaignHost:
                     self.stop()
                 await self._poll()
                 await self._check_drains()
+                await self._check_runners()
         finally:
             for live in self._campaigns.values():
                 if live.state != STOPPED:
@@ -304,6 +306,13 @@ class CampaignHost:
                     )
                 await self._end(live)
 
+    async def _check_runners(self) -> None:
+        """A runner that died (its database failed beyond the busy timeout, say) ends
+        its campaign at once; the others go on. ``failures`` says why."""
+        for live in list(self._campaigns.values()):
+            if live.state != STOPPED and live.task is not None and live.task.done():
+                await self._end(live)
+
     async def _end(self, live: _Live) -> None:
         name = live.spec.name
         live.state = STOPPED
@@ -316,8 +325,13 @@ class CampaignHost:
         live.runner.stop()
         self._mux.release(live.spec.prefix)
         if live.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await live.task
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # a runner's failure ends its own campaign only
+                log.error("campaign %s: runner failed: %s: %s", name, type(exc).__name__, exc)
+                self.failures[name] = f"{type(exc).__name__}: {exc}"
         for hook in self._stopped_hooks:
             hook(name, live.runner)
         with clock_hold(asyncio.get_running_loop()):

@@ -297,8 +297,8 @@ def _start(args: argparse.Namespace) -> int:
             on_frame=None if args.no_live else line,
             frame_every=LINE_EVERY,
         )
-    if outcome.error is not None:
-        _err("campaign start", outcome.error)
+    if outcome.error is not None and not outcome.live:
+        _err("campaign start", outcome.error)  # nothing ran
         return outcome.status
     for name, numbers in outcome.live.items():
         print(
@@ -307,6 +307,8 @@ def _start(args: argparse.Namespace) -> int:
             f"{sum(outcome.dispositions.get(name, {}).values())}",
             flush=True,
         )
+    if outcome.error is not None:
+        _err("campaign start", outcome.error)
     return outcome.status
 
 

@@ -174,6 +174,9 @@ async def _main(  # noqa: PLR0917 - private glue
         if floor is not None:
             outcome.dispositions = {c: dict(n) for c, n in floor.counts.items()}
         outcome.live = {n: host.live_numbers(n) for n in names}
+        if host.failures:
+            outcome.status = 1
+            outcome.error = "; ".join(f"campaign {n}: {why}" for n, why in host.failures.items())
         if on_frame is not None:
             on_frame(host, {} if floor is None else floor.counts)
         return outcome

@@ -159,3 +159,29 @@ def test_end_to_end(capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path)
     assert status == 0
     statuses = {c["name"]: c["status"] for c in json.loads(out)}
     assert statuses == {"early": "stopped", "late": "stopped"}
+
+
+def test_a_campaign_another_process_runs_is_not_started(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    import asyncio  # noqa: PLC0415
+
+    from dialer.store import Store, StoreSettings  # noqa: PLC0415
+
+    run(capsys, "campaign", "create", "c", "--mode", "progressive", "--db", db)
+
+    async def hold() -> None:
+        store = await Store.open(StoreSettings(url=db))
+        try:
+            assert await store.acquire_lease("c", "other-host:1", ttl=600.0)
+        finally:
+            await store.close()
+
+    asyncio.run(hold())
+    status, _, err = run(
+        capsys, "campaign", "start", "c", "--for", "10", "--speed", "0", "--no-live", "--db", db
+    )
+    assert status == 2
+    assert "another dialer process" in err
+    status, out, _ = run(capsys, "campaign", "status", "c", "--json", "--db", db)
+    assert json.loads(out)[0]["status"] == "created"  # nothing was started
