@@ -72,10 +72,19 @@ def generate(path: Path, rows: int, seed: int = 7) -> int:
     return bad
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its finished children (the
+    validation workers are joined when the import ends)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 async def _import(db: Path, csv_path: Path, jobs: int | None) -> dict[str, Any]:
     store = await Store.open(StoreSettings(url=str(db)))
     try:
         await store.create_campaign("bench", mode="predictive", default_region="MX")
+        cpu_before = _cpu()
         t0 = time.perf_counter()
         r = await import_file(
             store,
@@ -86,11 +95,13 @@ async def _import(db: Path, csv_path: Path, jobs: int | None) -> dict[str, Any]:
             at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC),
         )
         seconds = time.perf_counter() - t0
+        cpu_after = _cpu()
         counts = await store.lead_counts("bench")
     finally:
         await store.close()
     return {
         "import_seconds": round(seconds, 2),
+        "import_cpu_seconds": round(cpu_after - cpu_before, 1),
         "rows_per_second": round(r.rows / seconds),
         "rows": r.rows,
         "leads_created": r.leads_created,
@@ -132,6 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
                 ),
                 "cpus": os.cpu_count(),
+                "load_average_1min_after": round(os.getloadavg()[0], 2),
                 "python": platform.python_version(),
                 "target_seconds": 60,
                 "command": "python -m benchmarks.leads_import " + " ".join(argv or sys.argv[1:]),

@@ -103,3 +103,50 @@ async def test_campaigns_agents_tokens_and_leases(tmp_path: Path) -> None:
         assert Decimal("1.10").quantize(Decimal("0.01")) == Decimal("1.10")
     finally:
         await store.close()
+
+
+def test_db_upgrade_and_explain_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dialer.cli import main  # noqa: PLC0415
+
+    db = tmp_path / "new" / "d.db"
+    assert main(["db", "upgrade", "--db", str(db)]) == 0
+    assert f"upgraded (empty) -> {head_revision()}" in capsys.readouterr().out
+    assert main(["db", "upgrade", "--db", str(db)]) == 0
+    assert "already at" in capsys.readouterr().out
+    assert main(["db", "current", "--db", str(db)]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert main(["db", "upgrade", "--db", "mysql://u:pw-s3cr3t@h/x"]) == 2
+    err = capsys.readouterr().err
+    assert "unsupported database" in err and "pw-s3cr3t" not in err
+
+    async def fill() -> None:
+        from dialer.store.records import NewLead, NewPhone  # noqa: PLC0415
+
+        s = await Store.open(StoreSettings(url=str(db)))
+        await s.create_campaign("c", default_region="MX")
+        await s.add_leads(
+            "c",
+            [
+                NewLead(
+                    external_id="ACC-1",
+                    debtor_name="Ana",
+                    debt_amount=Decimal("10"),
+                    currency="MXN",
+                    phones=(NewPhone("+525512345678", "America/Mexico_City", "MX"),),
+                )
+            ],
+            at=T0,
+        )
+        await s.close()
+
+    asyncio.run(fill())
+    argv = ["leads", "explain", "ACC-1", "--campaign", "c", "--db", str(db)]
+    assert main([*argv, "--at", "2026-03-03T23:30:00-06:00"]) == 0
+    out = capsys.readouterr().out
+    assert "account ACC-1" in out and "REFUSED" in out and "FAIL  calling_window" in out
+    assert "next eligible: Wed 2026-03-04 07:00" in out
+    assert main([*argv, "--at", "2026-03-03T10:00:00"]) == 2  # no offset
+    assert main(["leads", "explain", "nope", "--campaign", "c", "--db", str(db)]) == 2
+    assert "no lead 'nope'" in capsys.readouterr().err

@@ -208,3 +208,22 @@ async def test_dispositions_change_what_the_rules_allow(store: Store) -> None:
     assert [d.code for d in await store.dispositions("c")] == [
         "wrong_number", "do_not_call", "promise_to_pay", "callback",
     ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_claim_reads_further_past_refused_leads(store: Store) -> None:
+    await store.add_leads(
+        "c",
+        [
+            lead("a", "+525511110001", prio=9),
+            lead("b", "+525511110002", prio=8),  # on the DNC list
+            lead("c", "+525511110003", prio=1),
+            lead("d", "+525511110004", prio=0),
+        ],
+        at=T0,
+    )
+    await store.add_dnc(["+525511110002"], source="t", at=T0)
+    sup = await StoreLeadSupply.for_campaign(store, "c", policy=ContactPolicy(), worker="w", scan=2)
+    got = [t.number[-1] for t in await sup.claim(3, at=T0)]
+    assert got == ["1", "3", "4"]
+    assert sup.refused == 1

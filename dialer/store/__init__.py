@@ -16,8 +16,10 @@ returns frozen records (``dialer.store.records``). Times in and out are tz-aware
   shown once, only its hash is stored), ``rotate_token(code) -> token``,
   ``verify_token(token) -> AgentInfo | None``, ``get_agent``, ``list_agents(campaign=None)``,
   ``assign_agent(code, campaign)``, ``set_agent_active(code, active)``;
-- leads: ``get_lead(campaign, lead id or external id) -> LeadInfo`` (with phones),
-  ``lead_counts(campaign) -> {status: n}``, ``set_lead_status``, ``set_next_eligible``;
+- leads: ``add_leads(campaign, [NewLead], *, at) -> ids``, ``get_lead(campaign, lead id or
+  external id) -> LeadInfo`` (with phones), ``lead_counts(campaign) -> {status: n}``,
+  ``lead_facts(lead_id, *, at) -> rules.facts.LeadFacts``, ``set_lead_status``,
+  ``set_next_eligible``;
 - DNC: ``add_dnc(numbers, *, source, at) -> new count``, ``is_dnc(number)``,
   ``dnc_numbers(numbers) -> set``;
 - outcomes: ``record_disposition(lead_id, code, *, agent, call, note, at)``,
@@ -27,6 +29,13 @@ returns frozen records (``dialer.store.records``). Times in and out are tz-aware
 - reports: ``attempts(campaign, *, since, until)``, ``dispositions(...)``,
   ``promises(campaign=None, *, lead_id, since, until)``, ``callbacks(lead_id)``,
   ``open_attempts(campaign)``.
+
+Beyond ``Store``: ``dialer.store.outcomes.apply_disposition(store, policy, lead_id,
+DispositionInput(code=..., agent=, call=, amount=, due=, callback_at=))`` records a
+disposition and applies it (DNC, wrong number, promise, callback, paid; then the rules
+reschedule the lead); ``dialer.store.policy_config.policy_for(campaign.settings)`` is the
+campaign's ``ContactPolicy``; ``dialer.store.lease.LeaseKeeper`` keeps a campaign's lease;
+``dialer.store.importer.import_file`` imports a debtor CSV (``dialer leads import``).
 
 ``StoreLeadSupply`` (``dialer.store.supply``) is the runner's ``dialer.leads.LeadSupply`` on
 this store: atomic claims (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite ``BEGIN

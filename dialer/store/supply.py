@@ -224,6 +224,8 @@ class StoreLeadSupply:
                     )
                     if d.phone is not None:
                         if len(chosen) < count:
+                            # Dialing at once: the next round's query must not see it.
+                            lead.status = LeadStatus.DIALING
                             chosen.append((lead.priority + d.boost, lead, d.phone))
                         continue
                     if d.routed:
@@ -241,7 +243,6 @@ class StoreLeadSupply:
             out: list[DialTarget] = []
             pending: list[tuple[DialTarget, Attempt]] = []
             for _, lead, phone in chosen:
-                lead.status = LeadStatus.DIALING
                 attempt = Attempt(
                     campaign_id=self.campaign_id,
                     lead_id=lead.id,
