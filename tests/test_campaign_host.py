@@ -27,6 +27,7 @@ from tests.ops_fixtures import AGENTS, seed_store, sim_backend
 def test_two_campaigns_at_once(tmp_path: Path) -> None:
     settings = asyncio.run(seed_store(tmp_path / "ops.db"))
     started: list[str] = []
+    stopped: list[str] = []
     backend = sim_backend()
     outcome = start_host(
         settings,
@@ -34,10 +35,14 @@ def test_two_campaigns_at_once(tmp_path: Path) -> None:
         backend,
         until=600.0,
         host_settings=HostSettings(drain_timeout=300.0),
-        on_host=lambda host: host.on_runner_started(lambda name, runner: started.append(name)),
+        on_host=lambda host: (
+            host.on_runner_started(lambda name, runner: started.append(name)),
+            host.on_runner_stopped(lambda name, runner: stopped.append(name)),
+        ),
     )
     assert outcome.status == 0, outcome.error
     assert sorted(started) == ["A", "B"]
+    assert sorted(stopped) == ["A", "B"]
     for name in ("A", "B"):
         assert int(outcome.live[name]["dials"]) > 10  # type: ignore[call-overload]
         assert sum(outcome.dispositions.get(name, {}).values()) > 0

@@ -63,3 +63,18 @@ def test_sigint_drains_and_exits_cleanly(tmp_path: Path) -> None:
     assert "A: dials" in out and "B: dials" in out
     assert asyncio.run(_statuses(settings)) == {"A": "stopped", "B": "stopped"}
     assert asyncio.run(_beats(settings)) == {"A": "stopped", "B": "stopped"}
+
+
+def test_status_watch_ends_on_ctrl_c(tmp_path: Path) -> None:
+    db = tmp_path / "watch.db"
+    asyncio.run(seed_store(db, leads=2))
+    argv = [sys.executable, "-m", "dialer", "campaign", "status", "--watch", "--every", "0.2"]
+    proc = subprocess.Popen(
+        [*argv, "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "A" in out and "progressive" in out
