@@ -12,7 +12,6 @@ scenario in scaled real time with a live panel (``dialer.live_view``).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -32,8 +31,8 @@ from dialer.live_view import (
     SimProgressBar,
     result_table,
 )
-from pacing.base import Pacer
 from pacing.registry import PACERS
+from simulator.configured import apply_config, engine_settings, pacer_factory
 from simulator.run import MODES, resolve_pacer, run_scenario
 from simulator.scenario import Scenario, load_scenario
 from simulator.sweep import (
@@ -180,9 +179,14 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    from dialer import cli_campaign, cli_db, cli_leads  # noqa: PLC0415 - fast `--help`
+    from dialer import cli_campaign, cli_db, cli_leads, cli_rules  # noqa: PLC0415
 
-    return [cli_db.add_commands, cli_leads.add_commands, cli_campaign.add_commands]
+    return [
+        cli_db.add_commands,
+        cli_leads.add_commands,
+        cli_rules.add_commands,
+        cli_campaign.add_commands,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -217,15 +221,14 @@ def _simulate(args: argparse.Namespace) -> int:
             args.mode = DEFAULT_MODE if config is None else config.mode
             args.pacer = args.pacer or (None if config is None else config.pacer)
         pacer = resolve_pacer(args.mode, args.pacer)
-        scenario = _with_config(load_scenario(args.scenario), config).replace_settings(
+        scenario = apply_config(load_scenario(args.scenario), config).replace_settings(
             agents=args.agents, abandon_target=args.abandon_target, seed=args.seed
         )
-        factory = _pacer_factory(config, pacer)
+        factory = pacer_factory(config, pacer)
         if factory is not None:
             factory(scenario)  # a value the pacer refuses with this scenario: nothing runs
+        settings = engine_settings(config)
         axes = [parse_spec(spec) for spec in args.sweep]
-        if axes and config is not None:
-            _check_sweepable(config, pacer)
     except (ConfigError, SweepSpecError, ValueError) as exc:
         return _fail(exc)
     if axes:
@@ -242,58 +245,22 @@ def _simulate(args: argparse.Namespace) -> int:
                 on_progress=bar,
                 progress_every=max(scenario.duration / 200, 1.0),
                 pacer_factory=factory,
+                settings=settings,
             )
     else:
         result = run_scenario(
-            scenario, mode=args.mode, pacer=args.pacer, speed=args.speed, pacer_factory=factory
+            scenario,
+            mode=args.mode,
+            pacer=args.pacer,
+            speed=args.speed,
+            pacer_factory=factory,
+            settings=settings,
         )
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
     else:
         Console().print(result_table(result, title=f"{scenario.name}: {args.mode}, {pacer}"))
     return 0
-
-
-def _with_config(scenario: Scenario, config: DialerConfig | None) -> Scenario:
-    """``scenario`` with the ``[campaign]`` values that ``config`` sets."""
-    if config is None:
-        return scenario
-    over = config.campaign_overrides()
-    scenario = scenario.replace_settings(
-        abandon_target=over.get("abandon_target"),
-        connect_deadline=over.get("connect_deadline"),
-        no_answer_timeout=over.get("no_answer_timeout"),
-    )
-    if "max_lines" in over:  # not a replace_settings keyword; validated (>= 1) at load
-        campaign = dataclasses.replace(scenario.campaign, max_lines=over["max_lines"])
-        scenario = dataclasses.replace(scenario, campaign=campaign)
-    return scenario
-
-
-def _pacer_factory(config: DialerConfig | None, pacer: str) -> Callable[[Scenario], Pacer] | None:
-    """Builds ``pacer`` with the file's tunables and the scenario's campaign values."""
-    if config is None:
-        return None
-
-    def build(scenario: Scenario) -> Pacer:
-        cp = scenario.campaign
-        return config.make_pacer(
-            pacer, abandon_target=cp.abandon_target, connect_deadline=cp.connect_deadline
-        )
-
-    return build
-
-
-def _check_sweepable(config: DialerConfig, pacer: str) -> None:
-    """Sweep workers rebuild each run from the scenario path and the ``replace_settings``
-    overrides alone: refuse a file setting they cannot carry rather than drop it."""
-    why = "not supported with --sweep yet (sweep runs cannot carry it); remove it or run"
-    if "max_lines" in config.campaign_overrides():
-        raise ConfigError(config.source, "campaign.max_lines", f"{why} without --sweep")
-    changed = config.changed_tunables(pacer)
-    if changed:
-        key = f"pacing.{pacer}.{next(iter(changed))}"
-        raise ConfigError(config.source, key, f"{why} without --sweep")
 
 
 def _sweep(
@@ -328,6 +295,7 @@ def _sweep(
             base=base,
             jobs=args.jobs,
             on_done=on_done,
+            config_path=args.config,
         )
 
     try:

@@ -38,8 +38,11 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, TypedDict
 
+from dialer.agent_api import ApiSettings
+from dialer.config_sections import parse_section
 from dialer.errors import ConfigError
 from dialer.ids import CampaignId
+from dialer.metrics import MetricsSettings
 from dialer.settings import CampaignSettings
 from dialer.toml_file import read_toml
 from pacing.base import Pacer
@@ -47,6 +50,7 @@ from pacing.predictive import PredictivePacer
 from pacing.ratio import RatioPacer
 from pacing.registry import PACERS
 from pacing.registry import make_pacer as registry_make_pacer
+from rules.config import RulesConfig
 
 Scalar = bool | int | float | str
 
@@ -112,7 +116,16 @@ CAMPAIGN_KEYS: dict[str, type] = _campaign_keys()
 TUNABLES: dict[str, dict[str, Scalar]] = {
     name: _tunables(cls) for name, cls in PACER_CLASSES.items()
 }
-_TOP_KEYS = ("campaign", "pacing")
+# Further sections: [name] -> the settings dataclass of the module it configures
+# (read by ``dialer.config_sections``). A section left out of the file is the class's
+# defaults.
+SECTIONS: dict[str, type[Any]] = {
+    "api": ApiSettings,
+    "metrics": MetricsSettings,
+    "rules": RulesConfig,
+}
+_TOP_KEYS = ("campaign", "pacing", *SECTIONS)
+T = typing.TypeVar("T")
 _PACING_KEYS = ("mode", "pacer", *PACER_CLASSES)
 
 
@@ -140,6 +153,15 @@ class DialerConfig:
     mode: str = DEFAULT_MODE
     pacer: str | None = None
     tunables: dict[str, dict[str, Scalar]] = field(default_factory=dict, hash=False)
+    sections: dict[str, object] = field(default_factory=dict, hash=False)
+
+    def section(self, cls: type[T]) -> T:
+        """The settings of the section read into ``cls`` (its defaults if the file has none)."""
+        for name, kind in SECTIONS.items():
+            if kind is cls:
+                value = self.sections.get(name)
+                return value if isinstance(value, cls) else cls()
+        raise KeyError(f"{cls.__name__} is not a configuration section")
 
     def settings(self, campaign: CampaignId | None = None) -> CampaignSettings:
         """The full campaign settings: the file's values over ``CampaignSettings`` defaults.
@@ -303,8 +325,18 @@ def parse_config(data: Mapping[str, object], *, source: str) -> DialerConfig:
         )
         for name in PACER_CLASSES
     }
+    sections = {
+        name: parse_section(source, name, top[name], cls)
+        for name, cls in SECTIONS.items()
+        if name in top
+    }
     config = DialerConfig(
-        source=source, campaign=campaign, mode=mode, pacer=pacer, tunables=tunables
+        source=source,
+        campaign=campaign,
+        mode=mode,
+        pacer=pacer,
+        tunables=tunables,
+        sections=sections,
     )
     # Impossible values: the classes that will use them are the judges.
     try:

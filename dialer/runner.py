@@ -29,6 +29,16 @@ import numpy as np
 
 from agents.state import Agent, AgentEvent, AgentState
 from agents.state import apply as agent_apply
+from dialer.call_notices import (
+    CallAbandoned,
+    CallConnected,
+    CallFinished,
+    CallListener,
+    CallNotice,
+    CallPlaced,
+    CallRouted,
+    VerdictReached,
+)
 from dialer.clock import Clock
 from dialer.errors import DialerError, TelephonyError
 from dialer.ids import AgentId, CallId
@@ -172,6 +182,7 @@ class CampaignRunner:
         self.last_decision = PacingDecision(0)
         self._agent_listeners: list[AgentListener] = []
         self._decision_listeners: list[DecisionListener] = []
+        self._call_listeners: list[CallListener] = []
         self._handlers: dict[type, Callable[[Any], Coroutine[Any, Any, None]]] = {
             CallRinging: self._on_ringing,
             CallAnswered: self._on_answered,
@@ -189,6 +200,22 @@ class CampaignRunner:
     def add_decision_listener(self, listener: DecisionListener) -> None:
         """Called with every pacing decision and the snapshot behind it (audit log)."""
         self._decision_listeners.append(listener)
+
+    def add_call_listener(self, listener: CallListener) -> None:
+        """Called with every ``dialer.call_notices`` notice (metrics, screen-pops)."""
+        self._call_listeners.append(listener)
+
+    def _notify(self, notice: CallNotice) -> None:
+        for listener in self._call_listeners:
+            try:
+                listener(notice)
+            except Exception:  # an observer never changes what happens to a call
+                log.exception("call listener failed on %r", notice)
+
+    def call_target(self, call: CallId) -> DialTarget | None:
+        """The lead and number of a call in flight (None once it has ended)."""
+        c = self._calls.get(call)
+        return None if c is None else c.target
 
     @property
     def agents(self) -> dict[AgentId, Agent]:
@@ -390,6 +417,8 @@ class CampaignRunner:
         self._lines_busy += 1
         self.stats.dials += 1
         await self._leads.started(call_id, target, at=self._clock.wall(now))
+        if self._call_listeners:
+            self._notify(CallPlaced(self.settings.campaign, call_id, target, now, reserved_for))
         try:
             # Validation of the number happens here too (Originate refuses anything but
             # E.164 digits): a bad lead fails its own attempt, never the campaign.
@@ -434,6 +463,8 @@ class CampaignRunner:
             ev.verdict is AmdVerdict.NOT_SURE and self.settings.not_sure_as_human
         )
         self._resolved(call, ev.at, live=live)
+        if self._call_listeners:
+            self._notify(VerdictReached(self.settings.campaign, call.id, ev.verdict, live, ev.at))
         if not live:
             self._call_to(call, CallInput.ANSWERED_OTHER)
             call.outcome = _VERDICT_OUTCOME.get(ev.verdict, AttemptOutcome.MACHINE)
@@ -481,6 +512,10 @@ class CampaignRunner:
         self._pacer.observe(
             LiveCallRouted(now, abandoned=False, wait=wait, reserved=call.reserved_for is not None)
         )
+        if self._call_listeners:
+            self._notify(
+                CallRouted(self.settings.campaign, call.id, agent_id, call.target, wait, now)
+            )
 
     def _on_deadline(self, call: _Call) -> None:
         call.deadline = None
@@ -492,6 +527,8 @@ class CampaignRunner:
         self.stats.abandoned += 1
         now = self._clock.now()
         self._pacer.observe(LiveCallRouted(now, abandoned=True, wait=now - call.live_at))
+        if self._call_listeners:
+            self._notify(CallAbandoned(self.settings.campaign, call.id, call.target, now))
         self._spawn(self._tel.play_and_hangup(call.id, self.settings.abandon_prompt))
         self._request_tick()
 
@@ -515,6 +552,10 @@ class CampaignRunner:
         self._call_to(call, CallInput.BRIDGED)
         self.stats.connected += 1
         call.outcome = AttemptOutcome.CONNECTED
+        if self._call_listeners and call.agent is not None:
+            self._notify(
+                CallConnected(self.settings.campaign, call.id, call.agent, call.target, ev.at)
+            )
 
     async def _on_hung_up(self, ev: CallHungUp) -> None:
         call = self._calls.get(ev.call)
@@ -569,17 +610,18 @@ class CampaignRunner:
         self._lines_busy -= 1
         outcome = call.outcome or AttemptOutcome.FAILED
         self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
-        await self._leads.finished(
-            AttemptResult(
-                call=call.id,
-                target=call.target,
-                outcome=outcome,
-                placed_at=self._clock.wall(call.placed_at),
-                ended_at=self._clock.wall(at),
-                agent=call.agent,
-                amd_verdict=None if call.verdict is None else call.verdict.value,
-            )
+        result = AttemptResult(
+            call=call.id,
+            target=call.target,
+            outcome=outcome,
+            placed_at=self._clock.wall(call.placed_at),
+            ended_at=self._clock.wall(at),
+            agent=call.agent,
+            amd_verdict=None if call.verdict is None else call.verdict.value,
         )
+        await self._leads.finished(result)
+        if self._call_listeners:
+            self._notify(CallFinished(self.settings.campaign, result, at))
         self._request_tick()
 
     # ------------------------------------------------------------------ agents

@@ -10,17 +10,24 @@ from rules.facts import AttemptFact, CallbackFact, LeadFacts, PhoneFacts, Promis
 from rules.follow_ups import FollowUp, due_callbacks, follow_up_at, follow_ups, needs_follow_up
 from rules.policy import ContactPolicy, explain
 from rules.priority import PriorityWeights, priority
-from rules.settings import DEFAULT_RETRY_DELAYS, PolicySettings
+from rules.settings import (
+    DEFAULT_CONTACT_LIMITS,
+    DEFAULT_RETRY_DELAYS,
+    ContactLimits,
+    PolicySettings,
+)
 from rules.verdict import RuleCheck, Verdict
 from rules.windows import COUNTRY_WINDOWS, FALLBACK_WINDOWS, CallingWindows
 
 __all__ = [
     "COUNTRY_WINDOWS",
+    "DEFAULT_CONTACT_LIMITS",
     "DEFAULT_RETRY_DELAYS",
     "FALLBACK_WINDOWS",
     "AttemptFact",
     "CallbackFact",
     "CallingWindows",
+    "ContactLimits",
     "ContactPolicy",
     "FollowUp",
     "LeadFacts",

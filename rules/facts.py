@@ -40,6 +40,9 @@ class PhoneFacts:
     number: str  # E.164 digits, no '+'
     country: str  # ISO 3166-1 alpha-2, e.g. "MX"
     time_zone: str  # IANA, e.g. "America/Monterrey"
+    # Other zones the debtor may be in (a number whose area spans zones); calls must fit
+    # the windows in all of them. Day counts use ``time_zone``.
+    other_time_zones: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # E.164: at most 15 digits, country code first (ITU-T E.164 section 6).
@@ -54,6 +57,13 @@ class PhoneFacts:
             zone(self.time_zone)
         except ValueError as exc:
             raise ValueError(f"PhoneFacts.time_zone: {exc}") from None
+        if not isinstance(self.other_time_zones, tuple):
+            raise ValueError("PhoneFacts.other_time_zones: expected a tuple of IANA zone names")
+        for other in self.other_time_zones:
+            try:
+                zone(other)
+            except ValueError as exc:
+                raise ValueError(f"PhoneFacts.other_time_zones: {exc}") from None
 
     @property
     def tz(self) -> ZoneInfo:

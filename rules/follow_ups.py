@@ -31,7 +31,8 @@ def needs_follow_up(promise: PromiseFact) -> bool:
 
 def due_callbacks(callbacks: tuple[CallbackFact, ...], *, at: datetime) -> tuple[CallbackFact, ...]:
     """The open callbacks whose agreed time has come at ``at``, earliest first."""
-    return tuple(sorted((c for c in callbacks if c.at <= at), key=lambda c: to_utc(c.at)))
+    when = to_utc(at)  # compare in UTC: same-zone datetimes compare by wall clock
+    return tuple(sorted((c for c in callbacks if to_utc(c.at) <= when), key=lambda c: to_utc(c.at)))
 
 
 @dataclass(frozen=True, slots=True)

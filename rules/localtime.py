@@ -84,7 +84,9 @@ def transitions_on(day: date, tz: ZoneInfo) -> tuple[datetime, ...]:
     (At most one in every real zone and day; found by bisection between the starts of
     ``day`` and the next day.)
     """
-    start = start_of_day(day, tz)
+    # A change exactly at the day's first instant (zones that change at 00:00, such as
+    # America/Santiago) counts for this day: compare with the previous day's last second.
+    start = start_of_day(day, tz) - _SECOND
     end = start_of_day(day + timedelta(days=1), tz)
     if _offset(start, tz) == _offset(end - _SECOND, tz):
         return ()

@@ -15,11 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.ids import AgentId, LeadId
-from rules.facts import AttemptFact, CallbackFact, LeadFacts, PhoneFacts, zone
-from rules.follow_ups import follow_up_at, needs_follow_up
-from rules.localtime import local, local_date, start_of_day, to_utc
+from dialer.ids import AgentId
+from rules.explain import explain
+from rules.facts import CallbackFact, LeadFacts, PhoneFacts, zone
+from rules.follow_ups import FollowUp, follow_up_at, follow_ups, needs_follow_up
+from rules.frequency import (
+    abandon_quiet,
+    contact_limit,
+    conversation_quiet,
+    daily_cap,
+    lead_gap,
+    retry_delay,
+    weekly_cap,
+)
+from rules.localtime import local, to_utc
 from rules.settings import PolicySettings
+from rules.text import fmt
 from rules.verdict import RuleCheck, Verdict
 from rules.windows import (
     DAY_NAMES,
@@ -34,10 +45,6 @@ from rules.windows import (
 # directly to the collector within the past seven days, are not counted.
 CONSENT_VALIDITY = timedelta(days=7)
 _MAX_STEPS = 1000  # fixpoint iterations; each moves strictly forward
-
-
-def _fmt(at: datetime, tz: ZoneInfo) -> str:
-    return f"{local(at, tz):%a %Y-%m-%d %H:%M %Z}"
 
 
 def _aware(at: datetime, name: str) -> datetime:
@@ -110,6 +117,23 @@ class ContactPolicy:
             at=t,
         )
 
+    def is_allowed(
+        self,
+        lead: LeadFacts,
+        phone: PhoneFacts,
+        *,
+        at: datetime,
+        reserved_for: AgentId | None = None,
+        campaign_windows: CallingWindows | None = None,
+    ) -> bool:
+        """``evaluate(...).allowed`` without working out when a refusal lifts (cheaper:
+        for a last check at claim time)."""
+        t = _aware(at, "at")
+        self._check_phone(lead, phone)
+        windows = self.windows_for(phone, campaign_windows)
+        round_ = self._round(lead, phone, t, reserved_for, windows, want_until=False)
+        return all(c.passed for c in round_.checks)
+
     def next_eligible(
         self,
         lead: LeadFacts,
@@ -146,6 +170,28 @@ class ContactPolicy:
             if when is not None and (best is None or when < best[1]):
                 best = (phone, when)
         return best
+
+    def follow_ups(
+        self,
+        lead: LeadFacts,
+        *,
+        at: datetime | None = None,
+        tz: ZoneInfo | str | None = None,
+    ) -> tuple[FollowUp, ...]:
+        """The lead's open callbacks and promises awaiting payment, as dated follow-ups
+        (earliest first); with ``at``, only those due by then. ``tz``: the debtor's zone
+        for the promise's local date (default: the zone of the lead's first phone)."""
+        if tz is None:
+            if not lead.phones:
+                raise ValueError(f"tz: lead {lead.lead} has no phone to take a time zone from")
+            zone_ = zone(lead.phones[0].time_zone)
+        else:
+            zone_ = zone(tz) if isinstance(tz, str) else tz
+        items = follow_ups(lead, zone_)
+        if at is None:
+            return items
+        when = _aware(at, "at")
+        return tuple(f for f in items if f.at <= when)
 
     # -- the fixpoint -----------------------------------------------------------------
 
@@ -190,11 +236,15 @@ class ContactPolicy:
         t: datetime,
         reserved_for: AgentId | None,
         windows: CallingWindows,
+        *,
+        want_until: bool = True,
     ) -> _Round:
         s = self.settings
         tz = zone(phone.time_zone)
-        past = sorted((a for a in lead.attempts if a.at <= t), key=lambda a: to_utc(a.at))
+        every = sorted(lead.attempts, key=lambda a: to_utc(a.at))
+        past = [a for a in every if a.at <= t]
         on_phone = [a for a in past if a.number == phone.number]
+        later = [a for a in every if a.at > t]  # only when explaining a past moment
 
         # Callbacks first: a due one exempts some rules below.
         open_cbs = sorted(lead.callbacks, key=lambda c: to_utc(c.at))
@@ -207,34 +257,77 @@ class ContactPolicy:
 
         checks: list[RuleCheck] = [
             self._dnc(lead, phone),
-            self._window(phone, t, tz, windows),
-            self._daily(
+            self._window(phone, t, tz, windows, want_until=want_until),
+            # Reg F 1006.6(b)(1)(i) and its commentary: when the consumer's location is
+            # uncertain (a number whose area spans zones), the call must be convenient in
+            # every possible location: one window check per other candidate zone.
+            *(
+                self._window(
+                    phone,
+                    t,
+                    zone(other),
+                    windows,
+                    want_until=want_until,
+                    rule=f"calling_window[{other}]",
+                )
+                for other in phone.other_time_zones
+            ),
+            daily_cap(
                 "phone_daily_cap",
                 attempts=on_phone,
                 cap=s.max_per_phone_per_day,
+                uncounted=s.uncounted_for_daily_caps,
                 t=t,
                 tz=tz,
                 what="this number",
             ),
-            self._daily(
+            daily_cap(
                 "lead_daily_cap",
                 attempts=past,
                 cap=s.max_per_lead_per_day,
+                uncounted=s.uncounted_for_daily_caps,
                 t=t,
                 tz=tz,
                 what="this lead",
             ),
-            _exempt_or(self._weekly(past, t), consent_now, next_consent, "weekly_cap", "Reg F"),
             _exempt_or(
-                self._conversation(past, t, tz), consent_now, next_consent, "conversation", "Reg F"
+                weekly_cap(
+                    past,
+                    t,
+                    cap=s.weekly_cap,
+                    period=s.weekly_period,
+                    excluded=s.frequency_excluded,
+                ),
+                consent_now,
+                next_consent,
+                "weekly_cap",
+                "Reg F",
             ),
             _exempt_or(
-                self._retry(on_phone, t), due_cb is not None, next_cb, "retry_delay", "policy"
+                conversation_quiet(past, t, tz, quiet_days=s.conversation_quiet_days),
+                consent_now,
+                next_consent,
+                "conversation",
+                "Reg F",
             ),
-            self._abandon(on_phone, t, reserved_for),
+            _exempt_or(
+                retry_delay(
+                    on_phone, [a for a in later if a.number == phone.number], t, s.retry_delay
+                ),
+                due_cb is not None,
+                next_cb,
+                "retry_delay",
+                "policy",
+            ),
+            abandon_quiet(
+                on_phone, t, reserved_for, outcomes=s.abandon_outcomes, quiet=s.abandon_quiet
+            ),
         ]
+        limits = s.contact_limits.get(phone.country)
+        if limits is not None and (limits.per_day or limits.per_week):
+            checks.append(contact_limit(limits, [a for a in past if a.conversation], t, tz))
         if s.lead_min_gap > timedelta(0):
-            checks.append(self._lead_gap(past, t))
+            checks.append(lead_gap(past, later, t, s.lead_min_gap))
 
         boost = 0.0
         reasons: list[str] = []
@@ -246,21 +339,21 @@ class ContactPolicy:
                     RuleCheck(
                         "callback",
                         False,
-                        f"callback agreed for {_fmt(due_cb.at, tz)} with agent "
+                        f"callback agreed for {fmt(due_cb.at, tz)} with agent "
                         f"{due_cb.agent}: dial it only reserved for that agent",
                         None,
                     )
                 )
             else:
                 boost += s.callback_boost
-                reasons.append(f"callback due since {_fmt(due_cb.at, tz)}")
+                reasons.append(f"callback due since {fmt(due_cb.at, tz)}")
                 checks.append(RuleCheck("callback", True, reasons[-1]))
         elif next_cb is not None and s.hold_for_callbacks:
             checks.append(
                 RuleCheck(
                     "callback",
                     False,
-                    f"callback agreed for {_fmt(next_cb, tz)}: not calling before",
+                    f"callback agreed for {fmt(next_cb, tz)}: not calling before",
                     next_cb,
                 )
             )
@@ -270,7 +363,7 @@ class ContactPolicy:
             due_at = sorted(follow_up_at(p, tz) for p in pending)
             if due_at[0] <= t:
                 boost += s.follow_up_boost
-                reasons.append(f"promise follow-up due since {_fmt(due_at[0], tz)}")
+                reasons.append(f"promise follow-up due since {fmt(due_at[0], tz)}")
                 checks.append(RuleCheck("promise", True, reasons[-1]))
             elif s.hold_for_promises and due_cb is None:
                 lift = due_at[0] if next_cb is None else min(due_at[0], next_cb)
@@ -279,7 +372,7 @@ class ContactPolicy:
                         "promise",
                         False,
                         f"payment promised by {min(p.due for p in pending).isoformat()}: "
-                        f"follow-up from {_fmt(due_at[0], tz)}",
+                        f"follow-up from {fmt(due_at[0], tz)}",
                         lift,
                     )
                 )
@@ -291,7 +384,14 @@ class ContactPolicy:
         return RuleCheck("dnc", True, "not on a do-not-call list")
 
     def _window(
-        self, phone: PhoneFacts, t: datetime, tz: ZoneInfo, windows: CallingWindows
+        self,
+        phone: PhoneFacts,
+        t: datetime,
+        tz: ZoneInfo,
+        windows: CallingWindows,
+        *,
+        want_until: bool = True,
+        rule: str = "calling_window",
     ) -> RuleCheck:
         wall = local(t, tz)
         source = windows.source or "campaign windows"
@@ -303,136 +403,24 @@ class ContactPolicy:
             source = f"{source}; no holiday calendar for {phone.country}"
         hours = windows.describe(wall.weekday())
         if is_open(windows, phone.country, t, tz):
-            return RuleCheck(
-                "calling_window", True, f"local time {_fmt(t, tz)} is within {hours} ({source})"
-            )
+            return RuleCheck(rule, True, f"local time {fmt(t, tz)} is within {hours} ({source})")
         closed = closed_reason(windows, phone.country, wall.date())
         why = closed if closed is not None else f"outside {hours}"
         horizon_days = self.settings.horizon.days + 1
-        until = next_open(windows, phone.country, t, tz, horizon_days=horizon_days)
-        return RuleCheck(
-            "calling_window", False, f"local time {_fmt(t, tz)}: {why} ({source})", until
+        until = (
+            next_open(windows, phone.country, t, tz, horizon_days=horizon_days)
+            if want_until
+            else None
         )
-
-    def _daily(
-        self,
-        rule: str,
-        *,
-        attempts: list[AttemptFact],
-        cap: int,
-        t: datetime,
-        tz: ZoneInfo,
-        what: str,
-    ) -> RuleCheck:
-        day = local_date(t, tz)
-        if cap == 0:
-            return RuleCheck(rule, True, "no daily cap configured")
-        n = sum(
-            1
-            for a in attempts
-            if a.outcome not in self.settings.uncounted_for_daily_caps
-            and local_date(a.at, tz) == day
-        )
-        text = f"{n} dial(s) to {what} on local day {day.isoformat()} (cap {cap})"
-        if n >= cap:
-            return RuleCheck(rule, False, text, start_of_day(day + timedelta(days=1), tz))
-        return RuleCheck(rule, True, text)
-
-    def _weekly(self, past: list[AttemptFact], t: datetime) -> RuleCheck:
-        # Reg F 12 CFR 1006.14(b)(2)(i)(A): more than seven calls within seven
-        # consecutive days is presumed harassment, so with seven counted calls in the
-        # trailing period the next one (the 8th) is refused. We use a rolling 7 x 24 h
-        # period, which counts at least as many calls as any 7-calendar-day reading.
-        s = self.settings
-        if s.weekly_cap == 0:
-            return RuleCheck("weekly_cap", True, "no rolling cap configured")
-        start = t - s.weekly_period
-        counted = [
-            to_utc(a.at)
-            for a in past
-            if a.outcome not in s.frequency_excluded and to_utc(a.at) > start
-        ]
-        text = (
-            f"{len(counted)} connected-to-number call(s) in the last "
-            f"{_days(s.weekly_period)} (cap {s.weekly_cap}, Reg F 1006.14(b)(2)(i)(A))"
-        )
-        if len(counted) >= s.weekly_cap:
-            # The oldest calls drop out one by one; enough must drop to get below the cap.
-            lift = counted[len(counted) - s.weekly_cap] + s.weekly_period
-            return RuleCheck("weekly_cap", False, text, lift)
-        return RuleCheck("weekly_cap", True, text)
-
-    def _conversation(self, past: list[AttemptFact], t: datetime, tz: ZoneInfo) -> RuleCheck:
-        # Reg F 12 CFR 1006.14(b)(2)(i)(B): no call within seven consecutive days after a
-        # telephone conversation about the debt; "the date of the telephone conversation
-        # is the first day of the seven-consecutive-day period". We lift at the later of
-        # the start of the 8th local day and 7 x 24 h after the conversation.
-        days = self.settings.conversation_quiet_days
-        if days == 0:
-            return RuleCheck("conversation", True, "no post-conversation quiet period")
-        talks = [a for a in past if a.conversation]
-        if not talks:
-            return RuleCheck("conversation", True, "no conversation in the records")
-        last = talks[-1]
-        lift = max(
-            to_utc(last.at) + timedelta(days=days),
-            start_of_day(local_date(last.at, tz) + timedelta(days=days), tz),
-        )
-        text = f"conversation on {_fmt(last.at, tz)}; quiet for {days} day(s), Reg F"
-        if t < lift:
-            return RuleCheck("conversation", False, f"{text} until {_fmt(lift, tz)}", lift)
-        return RuleCheck("conversation", True, f"{text}: over")
-
-    def _retry(self, on_phone: list[AttemptFact], t: datetime) -> RuleCheck:
-        if not on_phone:
-            return RuleCheck("retry_delay", True, "no earlier dial of this number")
-        last = on_phone[-1]
-        delay = self.settings.retry_delay(last.outcome)
-        lift = to_utc(last.at) + delay
-        text = f"last dial {last.outcome.value}; retry after {_hm(delay)}"
-        if t < lift:
-            return RuleCheck("retry_delay", False, text, lift)
-        return RuleCheck("retry_delay", True, text)
-
-    def _abandon(
-        self, on_phone: list[AttemptFact], t: datetime, reserved_for: AgentId | None
-    ) -> RuleCheck:
-        # Ofcom, statement of policy on persistent misuse (2016), abandoned calls: when a
-        # call has been abandoned, a repeat call to that number in the following 72 hours
-        # may only be made with the guaranteed presence of a live operator.
-        s = self.settings
-        abandoned = [a for a in on_phone if a.outcome in s.abandon_outcomes]
-        if not abandoned:
-            return RuleCheck("abandon_72h", True, "no abandoned call to this number")
-        lift = to_utc(abandoned[-1].at) + s.abandon_quiet
-        if t >= lift:
-            return RuleCheck("abandon_72h", True, f"last abandon over {_hm(s.abandon_quiet)} ago")
-        if reserved_for is not None:
-            return RuleCheck(
-                "abandon_72h",
-                True,
-                f"abandoned within {_hm(s.abandon_quiet)} but reserved for agent "
-                f"{reserved_for} (live agent guaranteed)",
-            )
-        return RuleCheck(
-            "abandon_72h",
-            False,
-            f"abandoned call within {_hm(s.abandon_quiet)}: only with a reserved agent",
-            lift,
-        )
-
-    def _lead_gap(self, past: list[AttemptFact], t: datetime) -> RuleCheck:
-        gap = self.settings.lead_min_gap
-        if not past:
-            return RuleCheck("lead_min_gap", True, "no earlier dial of this lead")
-        lift = to_utc(past[-1].at) + gap
-        if t < lift:
-            return RuleCheck("lead_min_gap", False, f"lead dialled less than {_hm(gap)} ago", lift)
-        return RuleCheck("lead_min_gap", True, f"lead last dialled over {_hm(gap)} ago")
+        return RuleCheck(rule, False, f"local time {fmt(t, tz)}: {why} ({source})", until)
 
 
 def _consent_valid(cb: CallbackFact, t: datetime) -> bool:
-    return cb.agreed_at is not None and cb.agreed_at <= t <= cb.agreed_at + CONSENT_VALIDITY
+    # In UTC: same-zone aware datetimes compare and add on the wall clock (PEP 495).
+    if cb.agreed_at is None:
+        return False
+    agreed = to_utc(cb.agreed_at)
+    return agreed <= to_utc(t) <= agreed + CONSENT_VALIDITY
 
 
 def _exempt_or(
@@ -452,53 +440,6 @@ def _exempt_or(
     if exempt_from is not None and check.until is not None and exempt_from < check.until:
         return RuleCheck(rule, False, check.reason, exempt_from)
     return check
-
-
-def _hm(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    h, m = divmod(minutes, 60)
-    return f"{h} h {m:02d} min" if m else f"{h} h"
-
-
-def _days(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 86400:g} days"
-
-
-def explain(
-    verdict: Verdict,
-    *,
-    lead: LeadFacts | LeadId,
-    phone: PhoneFacts,
-    tz: ZoneInfo | str | None = None,
-) -> list[str]:
-    """Lines for ``dialer leads explain``: the verdict, every rule with pass/fail and
-    reason, and the next eligible time in the debtor's local time and in UTC."""
-    zone_ = zone(tz) if isinstance(tz, str) else tz if tz is not None else zone(phone.time_zone)
-    lead_id = lead.lead if isinstance(lead, LeadFacts) else lead
-    when = (
-        f" at {_fmt(verdict.at, zone_)} ({to_utc(verdict.at):%Y-%m-%d %H:%M} UTC)"
-        if (verdict.at is not None)
-        else ""
-    )
-    lines = [
-        f"lead {lead_id}, phone +{phone.number} ({phone.country}, {phone.time_zone})",
-        f"verdict{when}: {'ALLOWED' if verdict.allowed else 'REFUSED'}",
-    ]
-    for c in verdict.checks:
-        mark = "pass" if c.passed else "FAIL"
-        until = "" if c.passed or c.until is None else f" [until {_fmt(c.until, zone_)}]"
-        never = " [never]" if not c.passed and c.until is None else ""
-        lines.append(f"  {mark}  {c.rule}: {c.reason}{until}{never}")
-    if verdict.due_reason:
-        lines.append(f"due: {verdict.due_reason} (priority +{verdict.priority_boost:g})")
-    if verdict.route_to is not None:
-        lines.append(f"route to agent: {verdict.route_to}")
-    ne = verdict.next_eligible
-    if ne is None:
-        lines.append("next eligible: never (or not within the search horizon)")
-    else:
-        lines.append(f"next eligible: {_fmt(ne, zone_)} = {to_utc(ne):%Y-%m-%d %H:%M:%S} UTC")
-    return lines
 
 
 __all__ = ["DAY_NAMES", "ContactPolicy", "explain"]

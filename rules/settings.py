@@ -48,6 +48,36 @@ DEFAULT_UNCONNECTED: frozenset[AttemptOutcome] = frozenset(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ContactLimits:
+    """Per-country limits on *contacts* (dials with a conversation with the debtor), on
+    top of the dial caps. ``per_day``: per debtor-local day; ``per_week``: per rolling
+    7 x 24 h (the conservative reading of "per week"). 0: no limit."""
+
+    per_day: int = 0
+    per_week: int = 0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("per_day", "per_week"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}: must be a non-negative integer, got {value!r}")
+
+
+# Colombia, Ley 2300 de 2023 art. 3: a consumer may not be contacted more than once on the
+# same day (nor through several channels in the same week). Chile, Ley 19.496 art. 37 as
+# amended by Ley 21.320 (2021): more than one telephone contact or visit per week breaches
+# the principles collection must follow. We count conversations as contacts; a stricter
+# reading (every dial is a contact) is max_per_lead_per_day = 1 for those campaigns.
+DEFAULT_CONTACT_LIMITS: Mapping[str, ContactLimits] = MappingProxyType(
+    {
+        "CO": ContactLimits(per_day=1, source="Ley 2300 de 2023 art. 3"),
+        "CL": ContactLimits(per_week=1, source="Ley 19.496 art. 37 (Ley 21.320)"),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PolicySettings:
     """Tunables of ``ContactPolicy``.
 
@@ -77,6 +107,9 @@ class PolicySettings:
     ``callback_boost`` / ``follow_up_boost``: priority added when one is due.
 
     ``horizon``: how far ahead next-eligible times are searched (None beyond it).
+
+    ``contact_limits``: per-country limits on conversations (``ContactLimits``), by the
+    phone's country (defaults: Colombia 1 a day, Chile 1 a week).
     """
 
     country_windows: Mapping[str, CallingWindows] = field(default_factory=lambda: COUNTRY_WINDOWS)
@@ -101,6 +134,9 @@ class PolicySettings:
     callback_boost: float = 100.0
     follow_up_boost: float = 50.0
     horizon: timedelta = timedelta(days=400)
+    contact_limits: Mapping[str, ContactLimits] = field(
+        default_factory=lambda: DEFAULT_CONTACT_LIMITS
+    )
 
     def __post_init__(self) -> None:
         for key, windows in self.country_windows.items():
@@ -138,6 +174,10 @@ class PolicySettings:
                 raise ValueError(f"{name}: must be a non-negative number, got {value!r}")
         if not isinstance(self.horizon, timedelta) or self.horizon < timedelta(days=1):
             raise ValueError(f"horizon: must be at least one day, got {self.horizon!r}")
+
+        for key, limits in self.contact_limits.items():
+            if not isinstance(limits, ContactLimits):
+                raise ValueError(f"contact_limits[{key}]: not a ContactLimits value")
 
     def windows_for(self, country: str) -> CallingWindows:
         return self.country_windows.get(country, self.fallback_windows)

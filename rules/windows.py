@@ -96,7 +96,9 @@ class CallingWindows:
             previous_end: time | None = None
             for j, (start, end) in enumerate(day):
                 field = f"CallingWindows.days[{DAY_NAMES[i]}][{j}]"
-                parse_time(start, field=field)
+                if not (isinstance(start, time) and isinstance(end, time)):
+                    raise ValueError(f"{field}: expected (time, time), got {(start, end)!r}")
+                parse_time(start, field=field)  # refuses aware times
                 parse_time(end, field=field)
                 if not start < end:
                     raise ValueError(
@@ -217,6 +219,7 @@ def _calendar(country: str) -> holidays_lib.HolidayBase | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def holiday_name(country: str, day: date) -> str | None:
     """The name of the public holiday on ``day`` in ``country``, or None.
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,8 @@ from simulator.loop import VirtualTimeLoop
 from simulator.portfolio import SyntheticPortfolio
 from simulator.scenario import Scenario
 from simulator.telephony import SimTelephony
+
+Scalar = bool | int | float | str  # a config value (dialer.config.Scalar)
 
 MODES = ("predictive", "progressive", "ratio")
 
@@ -56,10 +58,13 @@ def run_scenario(
     progress_every: float = 60.0,
     speed: float = 0.0,
     pacer_factory: Callable[[Scenario], Pacer] | None = None,
+    settings: Mapping[str, Scalar] | None = None,
 ) -> dict[str, object]:
     """Run ``scenario`` to the end of its shift and return the SCENARIOS.md result.
 
     ``speed`` 0 runs as fast as possible; ``speed`` N runs N times faster than real time.
+    ``settings``: further ``CampaignSettings`` values the scenario format has no key for
+    (prompts, tick intervals: ``simulator.configured.engine_settings``).
     """
     pacer_name = resolve_pacer(mode, pacer)
     if pacer_name in MODES:
@@ -70,7 +75,15 @@ def run_scenario(
     wall0 = time.perf_counter()
     try:
         ledger = loop.run_until_complete(
-            _run(scenario, pacer_name, loop, on_progress, progress_every, pacer_factory)
+            _run(
+                scenario,
+                pacer_name,
+                loop,
+                on_progress,
+                progress_every,
+                pacer_factory,
+                dict(settings or {}),
+            )
         )
     finally:
         loop.close()
@@ -111,6 +124,7 @@ async def _run(  # noqa: PLR0917 - private glue, called once
     on_progress: ProgressFn | None,
     progress_every: float,
     pacer_factory: Callable[[Scenario], Pacer] | None,
+    extra: dict[str, Scalar],
 ) -> Ledger:
     t0 = loop.time()
     # One seeded generator per concern, so that changing the pacer does not reshuffle
@@ -125,6 +139,7 @@ async def _run(  # noqa: PLR0917 - private glue, called once
         connect_deadline=cp.connect_deadline,
         abandon_target=cp.abandon_target,
         max_lines=cp.max_lines,
+        **extra,  # type: ignore[arg-type]  # types checked when the config was loaded
     )
     pacer = (
         pacer_factory(sc)

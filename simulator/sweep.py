@@ -25,8 +25,10 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from dialer.config import DialerConfig, load_config
 from dialer.errors import DialerError
 from pacing.registry import PACERS
+from simulator.configured import apply_config, engine_settings, pacer_factory
 from simulator.run import resolve_pacer, run_scenario
 from simulator.scenario import Scenario, load_scenario
 
@@ -173,10 +175,34 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
 
 
 def run_point(
-    path: str, overrides: Mapping[str, Value], mode: str, pacer: str | None
+    path: str,
+    overrides: Mapping[str, Value],
+    mode: str,
+    pacer: str | None,
+    config_path: str | None = None,
 ) -> dict[str, object]:
-    """One run of the grid: load ``path``, apply ``overrides``, simulate (process worker)."""
-    return run_scenario(_apply(load_scenario(path), overrides), mode=mode, pacer=pacer)
+    """One run of the grid (a process worker): load ``path`` and the config file at
+    ``config_path`` (already validated by the parent), apply both and ``overrides``,
+    simulate."""
+    config = None if config_path is None else load_config(config_path)
+    return _run_one(load_scenario(path), overrides, mode, pacer, config)
+
+
+def _run_one(
+    scenario: Scenario,
+    overrides: Mapping[str, Value],
+    mode: str,
+    pacer: str | None,
+    config: DialerConfig | None,
+) -> dict[str, object]:
+    name = resolve_pacer(mode, pacer)
+    return run_scenario(
+        _apply(apply_config(scenario, config), overrides),
+        mode=mode,
+        pacer=pacer,
+        pacer_factory=pacer_factory(config, name),
+        settings=engine_settings(config),
+    )
 
 
 def default_out_dir(scenario_name: str) -> Path:
@@ -193,11 +219,14 @@ def run_sweep(
     base: Mapping[str, Value] | None = None,
     jobs: int = 1,
     on_done: Callable[[int, int], None] | None = None,
+    config_path: str | Path | None = None,
 ) -> list[Row]:
     """Run the grid of ``axes`` on the scenario at ``path``; one row per run, grid order.
 
     ``base`` holds overrides applied to every run (the sweep's values win over them).
     ``jobs`` > 1 runs in that many processes. ``on_done(done, total)`` after each run.
+    ``config_path``: a configuration file (``config.example.toml``) applied to every run
+    under the sweep's values: campaign settings and pacer tunables.
     Raises ``ConfigError`` (file or an override invalid) before running anything.
     """
     resolve_pacer(mode, pacer)  # ValueError on an unknown mode, before any process starts
@@ -206,15 +235,20 @@ def run_sweep(
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     scenario = load_scenario(path)
+    config = None if config_path is None else load_config(config_path)
     points = [{**(base or {}), **point} for point in grid(axes)]
+    factory = pacer_factory(config, resolve_pacer(mode, pacer))
     for point in points:
-        _apply(scenario, point)  # validate every point: nothing runs on a bad value
+        # Validate every point, pacer included: nothing runs on a bad value.
+        final = _apply(apply_config(scenario, config), point)
+        if factory is not None:
+            factory(final)
     swept = [a.name for a in axes]
     results: list[dict[str, object] | None] = [None] * len(points)
     total = len(points)
     if jobs == 1 or total == 1:
         for i, point in enumerate(points):
-            results[i] = run_scenario(_apply(scenario, point), mode=mode, pacer=pacer)
+            results[i] = _run_one(scenario, point, mode, pacer, config)
             if on_done is not None:
                 on_done(i + 1, total)
     else:
@@ -226,7 +260,14 @@ def run_sweep(
         )
         try:
             futures: dict[Future[dict[str, object]], int] = {
-                pool.submit(run_point, str(path), point, mode, pacer): i
+                pool.submit(
+                    run_point,
+                    str(path),
+                    point,
+                    mode,
+                    pacer,
+                    None if config_path is None else str(config_path),
+                ): i
                 for i, point in enumerate(points)
             }
             for done, future in enumerate(as_completed(futures), start=1):

@@ -14,22 +14,26 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dialer.agent_api import ApiSettings
 from dialer.cli import main
 from dialer.config import (
     CAMPAIGN_KEYS,
     FROM_CAMPAIGN,
     MODES,
+    SECTIONS,
     TUNABLES,
     DialerConfig,
     load_config,
     parse_config,
 )
 from dialer.errors import ConfigError
+from dialer.metrics import MetricsSettings
 from dialer.settings import CampaignSettings
 from pacing.predictive import PredictivePacer
 from pacing.progressive import ProgressivePacer
@@ -369,17 +373,98 @@ def test_sweep_takes_the_config_campaign_values(
     assert row == single
 
 
-def test_sweep_refuses_what_its_runs_cannot_carry(
+def test_sweep_runs_carry_tunables_lines_and_engine_settings(
     tmp_path: Path, short_scenario: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write(tmp_path, '[pacing]\nmode = "ratio"\n[pacing.ratio]\ndial_level = 3\n')
-    argv = ["simulate", str(short_scenario), "--config", str(config), "--sweep", "seed=1,2"]
-    assert main([*argv, "--out", str(tmp_path / "out")]) == 2
-    assert (
-        f"{config}: pacing.ratio.dial_level: not supported with --sweep" in capsys.readouterr().err
+    """Pacer tunables, max_lines and the runner's own settings reach every sweep run
+    (worker processes re-read the file): each row equals the single run."""
+    config = write(
+        tmp_path,
+        "[campaign]\nmax_lines = 4\ntick_interval = 0.5\nmin_tick_interval = 0.5\n"
+        '[pacing]\nmode = "ratio"\n[pacing.ratio]\ndial_level = 3\n',
     )
-    assert not (tmp_path / "out").exists()
-    # The same file with another pacer: the ratio tunable does not matter, the sweep runs.
-    out = ["--mode", "progressive", "--out", str(tmp_path / "out"), "--jobs", "1"]
-    assert main([*argv, *out]) == 0
-    capsys.readouterr()
+    argv = ["simulate", str(short_scenario), "--config", str(config), "--json"]
+    sweep = ["--sweep", "seed=1,2", "--jobs", "2", "--out", str(tmp_path / "out")]
+    assert main([*argv, *sweep]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--seed", "2"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    row = rows[1]
+    assert row.pop("seed") == 2 == single.pop("seed")
+    row.pop("wall_seconds")
+    single.pop("wall_seconds")
+    assert row == single
+    # The file's values were in force: without it the same seed gives another result.
+    assert main(["simulate", str(short_scenario), "--json", "--mode", "ratio", "--seed", "2"]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    plain.pop("wall_seconds")
+    plain.pop("seed")
+    assert plain != single
+
+
+def test_engine_settings_from_the_config_reach_the_runner(
+    tmp_path: Path, short_scenario: Path, captured_run: Captured
+) -> None:
+    config = write(
+        tmp_path, '[campaign]\ntick_interval = 0.5\nabandon_prompt = "id-msg"\nmax_lines = 9\n'
+    )
+    assert main(["simulate", str(short_scenario), "--config", str(config), "--json"]) == 0
+    # max_lines is a scenario value; the others go to CampaignSettings as they are.
+    assert captured_run["settings"] == {"tick_interval": 0.5, "abandon_prompt": "id-msg"}
+
+
+# ------------------------------------------------------------------ further sections
+
+
+def _section_lines(name: str) -> list[str]:
+    """The lines of the example file's ``[name]`` table (up to the next table)."""
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"[{name}]")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    return lines[start + 1 : end]
+
+
+@pytest.mark.parametrize("name", sorted(SECTIONS))
+def test_example_file_documents_each_section_at_its_defaults(name: str) -> None:
+    cls = SECTIONS[name]
+    config = load_config(EXAMPLE)
+    assert name in config.sections  # the file has the table, not just the defaults
+    if hasattr(cls, "from_toml"):
+        return  # a nested section: its own module's tests check its example (test_rules_config)
+    assert config.section(cls) == cls()
+    lines = _section_lines(name)
+    for f in dataclasses.fields(cls):
+        at = [i for i, line in enumerate(lines) if re.match(rf"^(# )?{f.name} = ", line)]
+        assert len(at) == 1, f"{name}.{f.name} documented {len(at)} times"
+        above = lines[at[0] - 1]
+        assert above.startswith("# ") and not re.match(r"^# \w+ = ", above), f.name
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ("[api]\nprot = 80\n", "api.prot", "did you mean 'port'?"),
+        ("[api]\nport = 70000\n", "api.port", "0..65535"),
+        ('[api]\nport = "8081"\n', "api.port", "expected an integer"),
+        ('[api]\ncustom_codes = ["refused"]\n', "api.custom_codes", "built-in"),
+        ('[api]\ncustom_codes = "paid"\n', "api.custom_codes", "array of strings"),
+        ('[api]\ndefault_currency = "pesos"\n', "api.default_currency", "ISO 4217"),
+        ("[metrics]\nenabled = 1\n", "metrics.enabled", "true or false"),
+        ('[metrics]\nhost = ""\n', "metrics.host", "must name an address"),
+        ("metrics = 3\n", "metrics", "expected a table"),
+    ],
+)
+def test_bad_section_values_name_the_key(text: str, key: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(tomllib.loads(text), source="x.toml")
+    assert err.value.key == key
+    assert reason in err.value.reason
+
+
+def test_sections_parse_into_their_settings() -> None:
+    config = parse_config(
+        tomllib.loads('[api]\nport = 0\ncustom_codes = ["paid_already"]\n'), source="x.toml"
+    )
+    api = config.section(ApiSettings)
+    assert api.port == 0 and api.custom_codes == frozenset({"paid_already"})
+    assert config.section(MetricsSettings) == MetricsSettings()
