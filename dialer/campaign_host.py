@@ -396,6 +396,13 @@ class CampaignHost:
             if target is None:
                 self._reconsider(agent)
 
+    def unattached(self) -> dict[AgentId, str | None]:
+        """Agents logged in but working for no campaign now: agent -> pause reason
+        (None: ready, waiting for one of its campaigns to need it)."""
+        out: dict[AgentId, str | None] = dict.fromkeys(self._waiting)
+        out.update(self._paused_agents)
+        return out
+
     def agent_state(self, agent: AgentId) -> Agent | None:
         name = self._attached.get(agent)
         return None if name is None else self._campaigns[name].runner.agents.get(agent)

@@ -43,7 +43,7 @@ log = logging.getLogger("dialer.host_run")
 # A live view: called with the host and the dispositions recorded so far, by campaign
 # and code (empty without simulated agents).
 FrameFn = Callable[[CampaignHost, Mapping[str, Counter[str]]], None]
-HostFn = Callable[[CampaignHost], None]
+HostFn = Callable[[CampaignHost, Store], None]
 
 
 class HeldSupply:
@@ -114,9 +114,10 @@ def start_host(
 ) -> HostOutcome:
     """Run the host on ``backend``'s loop until it ends; see the module text.
     ``until``: engine seconds (a bounded simulation). ``on_frame`` is called about
-    every ``frame_every`` real seconds (a live view). ``on_host(host)`` is called once
-    the host is built and before any campaign starts, on the host's loop: the place
-    for the agent API and the metrics to register their hooks."""
+    every ``frame_every`` real seconds (a live view). ``on_host(host, store)`` is called
+    once the host is built and before any campaign starts, on the host's loop: the
+    place for the agent API and the metrics to register their hooks (the store is open
+    until the host has ended)."""
     loop = backend.loop
     asyncio.set_event_loop(loop)
     try:
@@ -157,7 +158,7 @@ async def _main(  # noqa: PLR0917 - private glue
         with clock_hold(loop):
             host, floor = await _build(store, names, backend, worker, hs, leases)
         if on_host is not None:
-            on_host(host)
+            on_host(host, store)
         _install_signals(loop, host)
         if on_frame is not None:
             _frames(loop, host, floor=floor, on_frame=on_frame, every=frame_every, backend=backend)

@@ -35,7 +35,7 @@ def test_two_campaigns_at_once(tmp_path: Path) -> None:
         backend,
         until=600.0,
         host_settings=HostSettings(drain_timeout=300.0),
-        on_host=lambda host: (
+        on_host=lambda host, store: (
             host.on_runner_started(lambda name, runner: started.append(name)),
             host.on_runner_stopped(lambda name, runner: stopped.append(name)),
         ),
@@ -200,7 +200,7 @@ def test_agent_commands_for_the_api(tmp_path: Path) -> None:
     seen: list[tuple[str, str | None, str | None]] = []
     errors: list[str] = []
 
-    def on_host(host: CampaignHost) -> None:
+    def on_host(host: CampaignHost, store: Store) -> None:
         # An agent driven by the API, not by the simulated floor: it may work for both.
         host.assign(AgentId("api1"), ["A", "B"])
         loop = asyncio.get_running_loop()
