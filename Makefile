@@ -13,8 +13,34 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The operations demo (docs/operations.md): a fresh SQLite database in ./demo, two
+# collections campaigns loaded from generated debtor files, agents (some shared by both
+# campaigns), both campaigns run at once on the simulated PBX at 40x real time with a
+# live view, then each campaign's report. `dialer demo` is the pure-simulator demo.
+DEMO := demo
+DEMO_DB := $(DEMO)/dialer.db
+DIALER := $(BIN)/dialer
+DEMO_SPEED ?= 40
+DEMO_SECONDS ?= 1800
+
 demo: $(STAMP)
-	$(BIN)/dialer demo
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/python -m simulator.demo_leads $(DEMO)/early.csv --count 3000 --block 0
+	$(BIN)/python -m simulator.demo_leads $(DEMO)/late.csv --count 1000 --block 1 --seed 7
+	$(DIALER) db upgrade --db $(DEMO_DB)
+	$(DIALER) campaign create early --mode predictive --region MX --db $(DEMO_DB)
+	$(DIALER) campaign create late --mode progressive --region MX --db $(DEMO_DB)
+	$(DIALER) leads import $(DEMO)/early.csv --campaign early --db $(DEMO_DB)
+	$(DIALER) leads import $(DEMO)/late.csv --campaign late --db $(DEMO_DB)
+	$(DIALER) agents add E01 E02 E03 E04 E05 E06 E07 E08 E09 E10 E11 E12 \
+		--campaign early --db $(DEMO_DB) > $(DEMO)/agent-tokens.txt
+	$(DIALER) agents add L01 L02 L03 L04 --campaign late --db $(DEMO_DB) >> $(DEMO)/agent-tokens.txt
+	$(DIALER) agents add S01 S02 S03 S04 --campaign early --campaign late \
+		--db $(DEMO_DB) >> $(DEMO)/agent-tokens.txt
+	$(DIALER) agents list --db $(DEMO_DB)
+	$(DIALER) campaign start early late --speed $(DEMO_SPEED) --for $(DEMO_SECONDS) --db $(DEMO_DB)
+	$(DIALER) report early --db $(DEMO_DB)
+	$(DIALER) report late --db $(DEMO_DB)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,4 +68,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.pacing
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(DEMO)

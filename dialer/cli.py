@@ -186,11 +186,19 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    from dialer import cli_amd, cli_ami, cli_db, cli_leads, cli_rules  # noqa: PLC0415
+    from dialer import (  # noqa: PLC0415
+        cli_amd,
+        cli_ami,
+        cli_campaign,
+        cli_db,
+        cli_leads,
+        cli_rules,
+    )
 
     return [
         cli_db.add_commands,
         cli_leads.add_commands,
+        cli_campaign.add_commands,
         cli_rules.add_commands,
         cli_ami.add_commands,
         cli_amd.add_commands,

@@ -267,6 +267,11 @@ class CampaignRunner:
         """Place no new calls; calls in flight are still routed to agents."""
         self._dialling = False
 
+    def resume_dialling(self) -> None:
+        """Dial again after ``stop_dialling`` (a paused campaign resumed)."""
+        self._dialling = True
+        self._request_tick()
+
     async def _consume(self) -> None:
         handlers = self._handlers
         async for ev in self._tel.events():
