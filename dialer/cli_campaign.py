@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -25,16 +26,20 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from dialer.agent_api import ApiSettings
 from dialer.backends import BACKENDS, BackendSettings, open_backend
 from dialer.campaign_config import MODES, plan_campaign
 from dialer.campaign_host import CampaignHost, HostSettings
 from dialer.cli_db import add_db_argument
+from dialer.config import load_config
 from dialer.disposition_codes import classify
 from dialer.errors import ConfigError, DialerError
-from dialer.host_run import start_host, worker_name
+from dialer.host_run import ServicesFn, start_host, worker_name
 from dialer.kpis import Report, Window
+from dialer.metrics import MetricsSettings
 from dialer.ops_db import ensure_tables, read_beat
 from dialer.report_data import campaign_report
+from dialer.services import Services, start_services
 from dialer.status_view import (
     STALE_AFTER,
     CampaignStatusData,
@@ -104,6 +109,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="engine seconds calls in flight may take to end when stopping (default 600)",
     )
     start.add_argument("--no-live", action="store_true", help="no live view (nor progress lines)")
+    start.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file (config.example.toml): its [api] and [metrics] sections start"
+        " the agent HTTP API and the Prometheus endpoint beside the campaigns",
+    )
+    start.add_argument(
+        "--api-port", type=int, metavar="PORT", help="serve the agent API here (0: any free)"
+    )
+    start.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve /metrics here (0: any free)"
+    )
     add_db_argument(start)
     start.set_defaults(handler=_start)
 
@@ -238,8 +256,36 @@ def _set_status(args: argparse.Namespace) -> int:
     return _with_store(f"campaign {args.campaign_command}", args.db, work)
 
 
+def _services(args: argparse.Namespace) -> ServicesFn | None:
+    """The agent API and metrics to serve: a ``--config`` file's [api] and [metrics]
+    sections, or just what ``--api-port`` / ``--metrics-port`` ask for; None: neither."""
+    if args.config is None and args.api_port is None and args.metrics_port is None:
+        return None
+    config = load_config(args.config) if args.config is not None else None
+    api = config.section(ApiSettings) if config else ApiSettings(enabled=False)
+    metrics = config.section(MetricsSettings) if config else MetricsSettings(enabled=False)
+    try:
+        if args.api_port is not None:
+            api = dataclasses.replace(api, enabled=True, port=args.api_port)
+        if args.metrics_port is not None:
+            metrics = dataclasses.replace(metrics, enabled=True, port=args.metrics_port)
+    except ValueError as exc:
+        raise UsageError(f"--api-port/--metrics-port: {exc}") from None
+    chosen = Services(api=api, metrics=metrics)
+
+    async def start(host: CampaignHost, store: Store) -> Callable[[], Awaitable[None]]:
+        return await start_services(host, store, chosen, announce=_announce)
+
+    return start
+
+
+def _announce(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _start(args: argparse.Namespace) -> int:
     try:
+        services = _services(args)  # a bad --config stops here, before any loop exists
         settings = settings_for(args.db, auto_migrate=True)
         scenario = args.scenario
         if args.backend == "sim" and scenario is None:
@@ -281,6 +327,7 @@ def _start(args: argparse.Namespace) -> int:
                 until=until,
                 on_frame=frame,
                 host_settings=host_settings,
+                services=services,
             )
     else:
         print(f"running {title}", flush=True)
@@ -296,6 +343,7 @@ def _start(args: argparse.Namespace) -> int:
             host_settings=host_settings,
             on_frame=None if args.no_live else line,
             frame_every=LINE_EVERY,
+            services=services,
         )
     if outcome.error is not None and not outcome.live:
         _err("campaign start", outcome.error)  # nothing ran

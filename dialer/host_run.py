@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,6 +44,8 @@ log = logging.getLogger("dialer.host_run")
 # and code (empty without simulated agents).
 FrameFn = Callable[[CampaignHost, Mapping[str, Counter[str]]], None]
 HostFn = Callable[[CampaignHost, Store], None]
+# Network services started beside the host (dialer.services): returns their closer.
+ServicesFn = Callable[[CampaignHost, Store], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 class HeldSupply:
@@ -111,18 +113,23 @@ def start_host(
     on_frame: FrameFn | None = None,
     frame_every: float = 0.5,
     on_host: HostFn | None = None,
+    services: ServicesFn | None = None,
 ) -> HostOutcome:
     """Run the host on ``backend``'s loop until it ends; see the module text.
     ``until``: engine seconds (a bounded simulation). ``on_frame`` is called about
     every ``frame_every`` real seconds (a live view). ``on_host(host, store)`` is called
     once the host is built and before any campaign starts, on the host's loop: the
     place for the agent API and the metrics to register their hooks (the store is open
-    until the host has ended)."""
+    until the host has ended). ``services(host, store)`` starts network services (the
+    agent API, metrics: ``dialer.services``) at that same moment and returns their
+    closer, awaited when the host has ended."""
     loop = backend.loop
     asyncio.set_event_loop(loop)
     try:
         return loop.run_until_complete(
-            _main(db, names, backend, until, host_settings, on_frame, frame_every, on_host)
+            _main(
+                db, names, backend, until, host_settings, on_frame, frame_every, on_host, services
+            )
         )
     finally:
         asyncio.set_event_loop(None)
@@ -138,6 +145,7 @@ async def _main(  # noqa: PLR0917 - private glue
     on_frame: FrameFn | None,
     frame_every: float,
     on_host: HostFn | None,
+    services: ServicesFn | None = None,
 ) -> HostOutcome:
     loop = asyncio.get_running_loop()
     worker = worker_name()
@@ -159,6 +167,10 @@ async def _main(  # noqa: PLR0917 - private glue
             host, floor = await _build(store, names, backend, worker, hs, leases)
         if on_host is not None:
             on_host(host, store)
+        close_services = None
+        if services is not None:
+            with clock_hold(loop):
+                close_services = await services(host, store)
         _install_signals(loop, host)
         if on_frame is not None:
             _frames(loop, host, floor=floor, on_frame=on_frame, every=frame_every, backend=backend)
@@ -169,6 +181,9 @@ async def _main(  # noqa: PLR0917 - private glue
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            if close_services is not None:
+                with clock_hold(loop):
+                    await close_services()
             with clock_hold(loop):
                 for keeper in leases.values():
                     await keeper.release()
