@@ -1,7 +1,8 @@
 """Dispositions: what an agent says a call achieved, validated from untrusted JSON.
 
 A disposition is set during or after the conversation (wrap-up). The built-in codes are
-the collections ones; a campaign's config may add its own (``custom_codes``). Codes that
+the collections ones of ``dialer.disposition_codes`` (one vocabulary for the API, the
+store and the reports); a campaign's config may add its own (``custom_codes``). Codes that
 carry data require it: a promise to pay needs a positive amount and a due date that is
 not in the past; a callback needs a future time with a zone. Anything else is refused
 with the field and the reason (``DispositionError``), never guessed.
@@ -14,27 +15,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 
+from dialer.disposition_codes import STANDARD_CODES, DispositionCode, classify
 from dialer.errors import DialerError
 
 MAX_NOTE = 2000  # characters: a note is a remark, not a document
 _CURRENCY = re.compile(r"[A-Z]{3}")  # ISO 4217 alphabetic code
 _CUSTOM = re.compile(r"[a-z][a-z0-9_]{0,39}")
-
-
-class DispositionCode(StrEnum):
-    CONTACT = "contact"  # somebody answered (not necessarily the debtor)
-    RIGHT_PARTY_CONTACT = "right_party_contact"  # spoke with the debtor
-    PROMISE_TO_PAY = "promise_to_pay"  # the debtor promised an amount by a date
-    REFUSED = "refused"
-    WRONG_NUMBER = "wrong_number"
-    CALLBACK = "callback"  # call again at an agreed time
-    DO_NOT_CALL = "do_not_call"  # the number goes on the DNC list
-
-
-# A promise is made by the debtor, so it is also a right-party contact.
-RIGHT_PARTY = frozenset({DispositionCode.RIGHT_PARTY_CONTACT, DispositionCode.PROMISE_TO_PAY})
 
 
 class DispositionError(DialerError):
@@ -56,7 +43,8 @@ class Disposition:
 
     @property
     def right_party(self) -> bool:
-        return self.code in RIGHT_PARTY
+        """Spoken with the debtor themself (``dialer.disposition_codes.classify``)."""
+        return classify(self.code)[1]
 
 
 def validate_custom_codes(codes: Collection[str]) -> frozenset[str]:
@@ -65,7 +53,7 @@ def validate_custom_codes(codes: Collection[str]) -> frozenset[str]:
     for code in codes:
         if not _CUSTOM.fullmatch(code):
             raise ValueError(f"custom disposition code {code!r}: use a-z, 0-9 and _")
-        if code in DispositionCode.__members__.values():
+        if code in STANDARD_CODES:
             raise ValueError(f"custom disposition code {code!r} is a built-in code")
         out.add(code)
     return frozenset(out)
@@ -90,8 +78,8 @@ def parse_disposition(
     code = payload.get("code")
     if not isinstance(code, str) or not code:
         raise DispositionError("code", "required: a disposition code")
-    if code not in DispositionCode.__members__.values() and code not in custom_codes:
-        allowed = sorted([*DispositionCode.__members__.values(), *custom_codes])
+    if code not in STANDARD_CODES and code not in custom_codes:
+        allowed = sorted([*STANDARD_CODES, *custom_codes])
         raise DispositionError("code", f"unknown code {code!r}; expected one of {allowed}")
     note = payload.get("note", "")
     if not isinstance(note, str) or len(note) > MAX_NOTE:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from agents.state import Agent, AgentState
 from dialer.call_notices import CallNotice
 from dialer.campaign_host import CampaignHost
-from dialer.disposition import Disposition, DispositionCode
+from dialer.disposition import Disposition
 from dialer.disposition_codes import STANDARD_CODES
 from dialer.dispositions import (
     DispositionError,
@@ -40,9 +40,6 @@ from simulator.held_loop import clock_hold
 
 if TYPE_CHECKING:
     from dialer.agent_api import AgentDesk, DispositionSink
-
-# The API's vocabulary -> the store's (dialer.disposition_codes): one difference.
-_STORE_CODES = {DispositionCode.RIGHT_PARTY_CONTACT.value: "rpc"}
 
 
 class HostDesk:
@@ -123,7 +120,7 @@ class StoreDispositions:
                     raise DispositionError(
                         "currency", f"the debt is in {currency}, not {disposition.currency}"
                     )
-            code = _STORE_CODES.get(disposition.code, disposition.code)
+            code = disposition.code
             await record_disposition(
                 self._store,
                 DispositionRequest(

@@ -66,9 +66,9 @@ def test_callback_needs_a_future_time_with_an_offset() -> None:
 
 def test_codes_unknown_fields_and_misplaced_data_are_refused() -> None:
     assert parse({"code": "wrong_number"}).code == DispositionCode.WRONG_NUMBER  # type: ignore[attr-defined]
-    with pytest.raises(DispositionError, match="code: unknown code 'paid'"):
-        parse({"code": "paid"})
-    assert parse({"code": "paid"}, custom_codes={"paid"}).code == "paid"  # type: ignore[attr-defined]
+    with pytest.raises(DispositionError, match="code: unknown code 'settled'"):
+        parse({"code": "settled"})
+    assert parse({"code": "settled"}, custom_codes={"settled"}).code == "settled"  # type: ignore[attr-defined]
     for payload, field in [
         ({}, "code"),
         ({"code": "refused", "colour": "red"}, "colour"),
@@ -80,6 +80,11 @@ def test_codes_unknown_fields_and_misplaced_data_are_refused() -> None:
         with pytest.raises(DispositionError) as err:
             parse(payload)
         assert err.value.field == field, payload
+
+
+def test_one_vocabulary_with_the_store() -> None:
+    assert parse({"code": "rpc"}).right_party  # type: ignore[attr-defined]
+    assert not parse({"code": "contact"}).right_party  # type: ignore[attr-defined]
 
 
 def test_custom_codes_are_identifiers_and_never_shadow_built_ins() -> None:

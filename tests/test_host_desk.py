@@ -47,7 +47,7 @@ def test_host_desk_and_store_dispositions(tmp_path: Path) -> None:
                     notice.agent,
                     notice.call,
                     notice.target,
-                    Disposition(code="right_party_contact", note="from the api"),
+                    Disposition(code="rpc", note="from the api"),
                 )
                 recorded.append(notice.call)
                 views.append({a: s.state.value for a, s in desk.agents.items()})

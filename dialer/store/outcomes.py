@@ -20,27 +20,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.disposition_codes import DispositionCode
 from dialer.store.models import Attempt, Lead, LeadStatus, Phone
 from dialer.store.records import DispositionInfo
 from dialer.store.store import Store, _at
 from dialer.store.supply import reschedule
 from rules.policy import ContactPolicy
-
-
-class DispositionCode(StrEnum):
-    CONTACT = "contact"
-    RIGHT_PARTY_CONTACT = "rpc"
-    PROMISE_TO_PAY = "promise_to_pay"
-    REFUSED = "refused"
-    WRONG_NUMBER = "wrong_number"
-    CALLBACK = "callback"
-    DO_NOT_CALL = "do_not_call"
-    PAID = "paid"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
