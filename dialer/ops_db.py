@@ -9,8 +9,9 @@ Two tables belong to operations rather than to the lead store:
 - ``ops_agent_spans``: one row per agent state span (ready, on call, wrap-up...) with
   engine wall-clock times: the report's talk, wait and wrap-up times and occupancy.
 
-They are created on first use (``ensure_tables``) with their own metadata, beside the
-store's migrated schema; folding them into an Alembic migration is a merge task.
+They are part of the store's schema (``Base.metadata``) and created by its migration
+0003; ``ensure_tables`` still creates them when missing, for a database opened without
+migrating it.
 Times are tz-aware UTC.
 """
 
@@ -22,14 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
     delete,
     insert,
     select,
@@ -38,35 +31,11 @@ from sqlalchemy import (
 from dialer.host_control import AgentSpan, CampaignBeat
 from dialer.store import Store
 from dialer.store.lease import LeaseKeeper, LeaseLost
-from dialer.store.models import Campaign
+from dialer.store.models import Base, Campaign, agent_spans, campaign_live
+
+metadata = Base.metadata
 
 log = logging.getLogger("dialer.ops_db")
-
-metadata = MetaData()
-
-campaign_live = Table(
-    "ops_campaign_live",
-    metadata,
-    Column("campaign", String(100), primary_key=True),
-    Column("host", String(100), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("beat_at", DateTime(timezone=True), nullable=False),  # real time, UTC
-    Column("engine_time", DateTime(timezone=True), nullable=False),  # engine wall clock
-    Column("started_at", DateTime(timezone=True), nullable=False),  # engine wall clock
-    Column("live", JSON, nullable=False),
-)
-
-agent_spans = Table(
-    "ops_agent_spans",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("campaign", String(100), nullable=False),
-    Column("agent", String(64), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("ended_at", DateTime(timezone=True), nullable=False),
-    Index("ix_ops_agent_spans_campaign_start", "campaign", "started_at"),
-)
 
 
 def _utc(at: datetime) -> datetime:
@@ -76,7 +45,9 @@ def _utc(at: datetime) -> datetime:
 
 async def ensure_tables(store: Store) -> None:
     async with store.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all, checkfirst=True)
+        await conn.run_sync(
+            metadata.create_all, tables=[campaign_live, agent_spans], checkfirst=True
+        )
 
 
 class StoreControl:

@@ -23,12 +23,15 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -235,3 +238,30 @@ class DncEntry(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)  # E.164 with "+"
     source: Mapped[str] = mapped_column(String(100))  # "import:<file>", "disposition", ...
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# Operations tables (dialer.ops_db), plain tables rather than mapped classes: the hosts'
+# heartbeat per campaign, and the agents' state spans for the reports' times.
+campaign_live = Table(
+    "ops_campaign_live",
+    Base.metadata,
+    Column("campaign", String(100), primary_key=True),
+    Column("host", String(100), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("beat_at", DateTime(timezone=True), nullable=False),  # real time, UTC
+    Column("engine_time", DateTime(timezone=True), nullable=False),  # engine wall clock
+    Column("started_at", DateTime(timezone=True), nullable=False),  # engine wall clock
+    Column("live", JSON, nullable=False),
+)
+
+agent_spans = Table(
+    "ops_agent_spans",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign", String(100), nullable=False),
+    Column("agent", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ops_agent_spans_campaign_start", "campaign", "started_at"),
+)
