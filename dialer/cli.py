@@ -140,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="sweep outputs (./sweep-<name>/)"
     )
+    sim.add_argument(
+        "--backend",
+        choices=("simulator", "ami-emulator"),
+        default="simulator",
+        help="ami-emulator: through the real AMI adapter and an emulated Asterisk, in scaled"
+        " real time (dialer/cli_ami.py)",
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -181,7 +188,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _command_groups() -> list[Registrar]:
     from dialer import cli_rules  # noqa: PLC0415 - command groups load with the parser
 
-    return [cli_rules.add_commands]
+    from dialer import cli_ami  # noqa: PLC0415
+
+    return [cli_rules.add_commands, cli_ami.add_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -196,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             status: int = handler(args)
             return status
+        if args.command == "simulate" and args.backend == "ami-emulator":
+            from dialer.cli_ami import simulate_ami  # noqa: PLC0415
+
+            return simulate_ami(args)
         if args.command == "simulate":
             return _simulate(args)
         return _demo(args)

@@ -64,6 +64,7 @@ from telephony.events import (
     FailCause,
 )
 from telephony.port import Originate, Telephony
+from telephony.presence import AgentJoined, AgentPresence, PresenceEvent
 
 log = logging.getLogger("dialer.runner")
 
@@ -81,6 +82,9 @@ _VERDICT_OUTCOME = {
     AmdVerdict.FAX: AttemptOutcome.FAX,
     AmdVerdict.SIT: AttemptOutcome.SIT,
 }
+
+
+_CAN_LEAVE = frozenset({AgentState.READY, AgentState.WRAPUP, AgentState.PAUSED})
 
 
 class _Call:
@@ -177,6 +181,7 @@ class CampaignRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._leaving: set[AgentId] = set()  # left their conference mid-call: log out after
         self._dialling = True
         self.stats = RunnerStats()
         self.last_decision = PacingDecision(0)
@@ -237,11 +242,20 @@ class CampaignRunner:
         """Consume events and pace until ``stop()``; returns when both loops ended."""
         consumer = asyncio.ensure_future(self._consume())
         pacer = asyncio.ensure_future(self._pace_loop())
+        # A backend that sees agents log in through their phones (AMI: the agent's
+        # conference) drives logins and logouts; the others need nothing new.
+        presence = (
+            asyncio.ensure_future(self._consume_presence(self._tel))
+            if isinstance(self._tel, AgentPresence)
+            else None
+        )
         try:
             await asyncio.gather(consumer, pacer)
         finally:
             for t in (consumer, pacer, *self._tasks):
                 t.cancel()
+            if presence is not None:
+                presence.cancel()
 
     def stop(self) -> None:
         self._stopping = True
@@ -260,6 +274,31 @@ class CampaignRunner:
                 log.exception("event %r could not be applied; state left unchanged", ev)
             if self._stopping:
                 return
+
+    async def _consume_presence(self, source: AgentPresence) -> None:
+        async for ev in source.presence():
+            try:
+                self.agent_presence(ev)
+            except DialerError:
+                log.exception("presence %r could not be applied; state left unchanged", ev)
+            if self._stopping:
+                return
+
+    def agent_presence(self, ev: PresenceEvent) -> None:
+        """An agent's phone joined (log in) or left (log out) their conference. An agent
+        who leaves during a call is logged out as soon as that call lets go of them."""
+        agent = self._agents.get(ev.agent)
+        if isinstance(ev, AgentJoined):
+            self._leaving.discard(ev.agent)
+            if agent is None or agent.state is AgentState.OFFLINE:
+                self.login(ev.agent)
+            return
+        if agent is None or agent.state is AgentState.OFFLINE:
+            return
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL):
+            self._leaving.add(ev.agent)
+            return
+        self.logout(ev.agent)
 
     def _poke(self) -> None:
         wake = self._wake
@@ -637,6 +676,9 @@ class CampaignRunner:
         self._enter(new, now)
         for listener in self._agent_listeners:
             listener(new)
+        if self._leaving and agent_id in self._leaving and new.state in _CAN_LEAVE:
+            self._leaving.discard(agent_id)
+            return self._agent_to(agent_id, AgentEvent.LOGOUT)
         return new
 
     def _leave(self, agent: Agent) -> None:
