@@ -1,0 +1,170 @@
+"""The AMD detector (pure), its tone rules, the Asterisk AMD() port, and WAV input."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from telephony.amd.asterisk_amd import AsteriskAmd
+from telephony.amd.detector import AmdDetector, Verdict, to_amd_verdict
+from telephony.amd.features import FEATURE_NAMES
+from telephony.amd.frames import FrameAssembler, PcmFormatError, pcm_to_samples
+from telephony.amd.model import PolicyParams, TreeModel, load_shipped
+from telephony.amd_corpus import load_manifest, run_detector
+from telephony.events import AmdVerdict
+from telephony.wavfile import BadAudio, read_wav
+from tests.test_purity import forbidden_chains
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT.parent / "shared" / "data" / "amd-corpus" / "dev"
+RATE = 8000
+
+
+def tone(freq: float, seconds: float, amp: float = 8000.0) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+def quiet(seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 20, int(seconds * RATE)).astype(np.int16)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "telephony" / "amd").glob("*.py")), ids=str)
+def test_the_detector_package_imports_no_io(path: Path) -> None:
+    assert forbidden_chains(path) == []
+
+
+def test_frames_are_cut_the_same_whatever_the_chunking() -> None:
+    x = np.arange(1000, dtype=np.int16)
+    fa = FrameAssembler()
+    frames = fa.push(x[:7]) + fa.push(x[7:333]) + fa.push(x[333:])
+    assert [f.size for f in frames] == [160] * 6 and fa.pending_samples == 40
+    assert np.array_equal(np.concatenate(frames), x[:960])
+    with pytest.raises(PcmFormatError, match="even"):
+        pcm_to_samples(b"\x00\x01\x02")
+
+
+def test_fax_ced_is_recognised() -> None:
+    x = np.concatenate([quiet(0.3), tone(2100, 3.0)])
+    out = run_detector(x)
+    assert out.verdict == Verdict.FAX and out.at_s < 1.5
+
+
+def test_fax_cng_is_recognised() -> None:
+    x = np.concatenate([quiet(0.5), tone(1100, 0.5), quiet(3.0)])
+    assert run_detector(x).verdict == Verdict.FAX
+
+
+def test_sit_tri_tone_is_recognised() -> None:
+    x = np.concatenate(
+        [quiet(0.2), tone(913.8, 0.274), tone(1370.6, 0.274), tone(1776.7, 0.38), quiet(2.0)]
+    )
+    out = run_detector(x)
+    assert out.verdict == Verdict.SIT and out.at_s < 1.2
+
+
+def test_dead_air_is_silence_at_the_limit() -> None:
+    out = run_detector(quiet(8.0))
+    assert out.verdict == Verdict.SILENCE and out.at_s == pytest.approx(5.0)
+    assert to_amd_verdict(out.verdict) is AmdVerdict.NOT_SURE
+
+
+def test_digital_silence_is_silence_too() -> None:
+    assert run_detector(np.zeros(8 * RATE, dtype=np.int16)).verdict == Verdict.SILENCE
+
+
+def test_verdict_does_not_depend_on_chunk_size() -> None:
+    x = read_wav(DEV / "clips" / "dev-0004.wav")
+    outs = [run_detector(x, chunk=n) for n in (160, 37, 320, 4000)]
+    assert len({(o.verdict, o.at_s) for o in outs}) == 1
+
+
+def test_result_carries_evidence_and_time() -> None:
+    out = run_detector(read_wav(DEV / "clips" / "dev-0004.wav"))
+    assert 0 < out.at_s <= 5.0
+    assert set(FEATURE_NAMES) <= set(out.evidence) and "p_machine" in out.evidence
+
+
+def test_machine_beep_time_is_reported_after_the_verdict() -> None:
+    det = AmdDetector()
+    greeting = (np.random.default_rng(3).normal(0, 600, 6 * RATE)).astype(np.int16)
+    x = np.concatenate([quiet(0.3), greeting, tone(1000, 0.5), quiet(1.0)])
+    for i in range(0, x.size, 160):
+        det.feed(x[i : i + 160])
+    assert det.beep_at_s == pytest.approx(6.3, abs=0.05)
+
+
+def test_shipped_model_loads_and_matches_the_features() -> None:
+    model, policy = load_shipped()
+    assert model.feature_names == FEATURE_NAMES and policy.limit_s == 5.0
+    data = json.loads((ROOT / "telephony" / "amd" / "amd_model.json").read_text())
+    assert data["trained_by"] == "python -m benchmarks.amd_train"
+    assert 0.0 <= model.probability([0.0] * len(FEATURE_NAMES)) <= 1.0
+
+
+def test_model_and_policy_validate() -> None:
+    with pytest.raises(ValueError, match="retrain"):
+        TreeModel(bias=0, trees=[], feature_names=("x",))
+    with pytest.raises(ValueError, match="machine_min_p"):
+        PolicyParams(machine_min_p=1.5)
+
+
+def test_asterisk_port_defaults_reproduce_the_captured_causes() -> None:
+    # Dead air: MACHINE/INITIALSILENCE-2500-2500 (transcript deadair).
+    out = AsteriskAmd().feed(np.zeros(4 * RATE, dtype=np.int16))
+    assert out is not None and out.verdict == Verdict.MACHINE
+    assert out.reason == "INITIALSILENCE-2500-2500"
+    # A short word then silence: HUMAN-800-800.
+    word = tone(300, 0.5, amp=3000)
+    x = np.concatenate([np.zeros(RATE // 2, dtype=np.int16), word, np.zeros(2 * RATE, np.int16)])
+    amd = AsteriskAmd()
+    out = amd.feed(x)
+    assert out is not None and out.verdict == Verdict.HUMAN and out.reason == "HUMAN-800-800"
+    assert out.at_s == pytest.approx(1.8)
+    # Three words: MAXWORDS-3-2.
+    gap = np.zeros(RATE // 5, dtype=np.int16)
+    x = np.concatenate([gap, *([tone(300, 0.2, amp=3000), gap] * 3)])
+    out = AsteriskAmd().feed(x)
+    assert out is not None and out.reason == "MAXWORDS-3-2"
+
+
+def test_asterisk_port_gives_up_at_total_analysis_time() -> None:
+    x = np.concatenate([tone(300, 0.12, amp=3000), np.zeros(RATE // 10, np.int16)] * 30)
+    amd = AsteriskAmd()
+    out = amd.feed(x) or amd.finish()
+    assert out.verdict in (Verdict.NOT_SURE, Verdict.MACHINE)
+
+
+def _write_wav(path: Path, rate: int, channels: int, width: int, frames: bytes) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setframerate(rate)
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.writeframes(frames)
+    return path
+
+
+def test_bad_audio_is_named(tmp_path: Path) -> None:
+    cases = {
+        "rate": (_write_wav(tmp_path / "a.wav", 16000, 1, 2, bytes(3200)), "16000 Hz"),
+        "stereo": (_write_wav(tmp_path / "b.wav", 8000, 2, 2, bytes(3200)), "mono"),
+        "8bit": (_write_wav(tmp_path / "c.wav", 8000, 1, 1, bytes(3200)), "16-bit"),
+        "empty": (_write_wav(tmp_path / "d.wav", 8000, 1, 2, b""), "shorter than one"),
+    }
+    (tmp_path / "e.wav").write_text("not audio")
+    cases["text"] = (tmp_path / "e.wav", "not a PCM WAV")
+    cases["missing"] = (tmp_path / "nope.wav", "no such file")
+    for path, reason in cases.values():
+        with pytest.raises(BadAudio, match=reason) as info:
+            read_wav(path)
+        assert str(path) in str(info.value)
+
+
+def test_manifest_is_read() -> None:
+    clips = load_manifest(DEV)
+    assert len(clips) == 420 and {c.label for c in clips} >= {"human", "machine", "fax", "sit"}
