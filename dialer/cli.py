@@ -186,10 +186,7 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _command_groups() -> list[Registrar]:
-    from dialer import cli_rules  # noqa: PLC0415 - command groups load with the parser
-    from dialer import cli_ami  # noqa: PLC0415
-
-    from dialer import cli_amd  # noqa: PLC0415 - each group loads only when registered
+    from dialer import cli_amd, cli_ami, cli_rules  # noqa: PLC0415 - groups load with the parser
 
     return [cli_rules.add_commands, cli_ami.add_commands, cli_amd.add_commands]
 
