@@ -365,6 +365,12 @@ class AmiEmulator:
 
     # ------------------------------------------------------------------ observation
 
+    def set_dialplan(self, dialplan: DialplanConfig) -> None:
+        """Play ``dialplan`` from now on (e.g. once the AudioSocket server's port is known)."""
+        self.dialplan = dialplan
+        if self._pbx is not None:
+            self._pbx.plan = dialplan
+
     def set_audio(self, audio: CallAudio | None) -> None:
         """Stream corpus audio to the AudioSocket server of calls sent to the engine's
         detector (``DialplanConfig.engine_exten``); ``None``: AudioSocket() fails at once."""

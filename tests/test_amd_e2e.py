@@ -1,0 +1,212 @@
+"""End to end, ``amd = "engine"``: the real runner + ``AmiTelephony`` + the AMI emulator +
+our AudioSocket server + our detector, on real corpus audio over loopback TCP.
+
+The emulator answers each call, runs ``dialer-outbound,engine`` and streams a corpus
+clip matching the call's true outcome to our server in 20 ms frames (time scaled by
+``SCALE``); the server's detector decides, the verdict reaches the adapter through
+``EngineAmd``, the server closes the stream, and the runner routes the call over AMI.
+What must hold: the verdict given over the socket for each call equals the offline
+verdict of the same clip (``run_detector``: the same detector fed 20 ms frames), and
+the call was routed by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dialer.ami_run import CampaignOutcome, run_campaign
+from dialer.ids import AgentId
+from dialer.leads import AttemptOutcome
+from dialer.settings import CampaignSettings
+from pacing.progressive import ProgressivePacer
+from simulator.ami_audio import CallAudio
+from simulator.ami_audiosocket import StreamEnd
+from simulator.ami_calls import DialplanConfig
+from simulator.ami_emulator import AmiEmulator
+from simulator.ami_scripts import CallScript, Outcome
+from simulator.portfolio import SyntheticPortfolio
+from telephony.ami import AmiTelephony
+from telephony.ami_settings import AmiSettings, Trunk
+from telephony.amd.detector import Verdict
+from telephony.amd_corpus import run_detector
+from telephony.audiosocket_server import AudioSocketSettings
+from telephony.engine_amd import EngineAmd
+from telephony.events import AmdVerdict
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "amd-corpus" / "dev"
+SCALE = 0.1  # wall seconds per modelled second: a 5 s analysis streams in 0.5 s
+SECRET = "e2e-secret-never-logged"
+AGENTS = ["1001", "1002", "1003", "1004", "1005", "1006"]
+# The runner's outcome for each verdict (dialer/runner.py; NOT_SURE goes to an agent
+# with the default not_sure_as_human).
+ROUTED = {
+    AmdVerdict.HUMAN: AttemptOutcome.CONNECTED,
+    AmdVerdict.NOT_SURE: AttemptOutcome.CONNECTED,
+    AmdVerdict.MACHINE: AttemptOutcome.MACHINE,
+    AmdVerdict.FAX: AttemptOutcome.FAX,
+    AmdVerdict.SIT: AttemptOutcome.SIT,
+}
+
+
+def mix(humans: int, machines: int, messages: int, others: int) -> list[CallScript]:
+    """The true outcomes of a campaign; ``talk`` keeps agents busy a few modelled s."""
+    scripts = [CallScript(Outcome.HUMAN, ring=1.0, talk=3.0)] * humans
+    scripts += [CallScript(Outcome.MACHINE, ring=1.0)] * machines
+    scripts += [CallScript(Outcome.MACHINE_MESSAGE, ring=1.0)] * messages
+    extra = [Outcome.FAX, Outcome.SIT, Outcome.DEAD_AIR]
+    scripts += [CallScript(extra[i % 3], ring=1.0, talk=3.0) for i in range(others)]
+    return scripts
+
+
+def campaign(machine_prompt: str | None) -> CampaignSettings:
+    return CampaignSettings(
+        connect_deadline=2.0 * SCALE,
+        no_answer_timeout=25.0,  # modelled: the emulator scales the Originate Timeout
+        tick_interval=0.25 * SCALE,
+        min_tick_interval=0.25 * SCALE,
+        machine_prompt=machine_prompt,
+        lead_retry_interval=0.05,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run(
+    scripts: list[CallScript],
+    *,
+    server: str | None,
+    machine_prompt: str | None = "dialer-machine",
+    seed: int = 5,
+) -> tuple[CampaignOutcome, AmiEmulator, AmiTelephony, EngineAmd, CallAudio]:
+    """A progressive campaign over ``scripts`` with ``amd = "engine"``. ``server``:
+    where the dialplan's AudioSocket() connects; ``None``: our ``EngineAmd``."""
+    audio = CallAudio(CORPUS, seed=seed)
+    emu = AmiEmulator(secret=SECRET, time_scale=SCALE, audio=audio)
+    await emu.start()
+    trunk = Trunk(name="carrier", template="PJSIP/{number}@carrier", channels=200)
+    settings = AmiSettings(
+        host=emu.host, port=emu.port, secret=SECRET, outbound_exten="engine", trunks=(trunk,)
+    )
+    tel = AmiTelephony([settings])
+    amd = EngineAmd(tel, AudioSocketSettings(port=0))
+    await amd.start()
+    try:
+        address = server or amd.address
+        emu.set_dialplan(DialplanConfig.dialer_dialplan(audiosocket_server=address))
+        emu.queue_scripts(*scripts)
+        await tel.start()
+        for a in AGENTS:
+            emu.agent_login(a)
+        for _ in range(200):
+            if tel.agents_present() >= {AgentId(a) for a in AGENTS}:
+                break
+            await asyncio.sleep(0.01)
+        _runner, out = await run_campaign(
+            tel,
+            pacer=ProgressivePacer(),
+            leads=SyntheticPortfolio(len(scripts)),
+            settings=campaign(machine_prompt),
+            timeout=60,
+        )
+    finally:
+        await amd.close()
+        await emu.stop()
+    return out, emu, tel, amd, audio
+
+
+def check_socket_verdicts(out: CampaignOutcome, emu: AmiEmulator, amd: EngineAmd,
+                          audio: CallAudio) -> Counter[Verdict]:  # fmt: skip
+    """Every call streamed its clip, got the offline verdict over the socket, and was
+    routed by it. Returns the verdicts."""
+    assert out.unfinished == 0 and out.duplicates == []
+    assert len(out.results) == out.dials
+    results = {str(r.call): r for r in out.results}
+    streams = emu.audio_streams
+    assert len(streams) == out.dials
+    verdicts: Counter[Verdict] = Counter()
+    for rec in streams:
+        assert rec.end is StreamEnd.SERVER_CLOSED, rec  # handed back with a FIN
+        assert rec.clip is not None
+        got = amd.results[rec.as_uuid]
+        offline = run_detector(audio.samples(audio.clip(rec.clip)))
+        assert (got.verdict, got.at_s, got.reason) == (
+            offline.verdict,
+            offline.at_s,
+            offline.reason,
+        )
+        assert got.beep_at_s == offline.beep_at_s
+        result = results[rec.call]
+        assert result.amd_verdict == str(got.amd_verdict)
+        assert result.outcome is ROUTED[got.amd_verdict], (rec, result)
+        if result.outcome is AttemptOutcome.CONNECTED:
+            assert result.agent in {AgentId(a) for a in AGENTS}
+        verdicts[got.verdict] += 1
+    return verdicts
+
+
+@pytest.mark.asyncio
+async def test_engine_amd_campaign_verdicts_match_offline_and_route_calls() -> None:
+    scripts = mix(humans=12, machines=8, messages=4, others=6)
+    out, emu, tel, amd, audio = await run(scripts, server=None)
+    verdicts = check_socket_verdicts(out, emu, amd, audio)
+    assert out.dials == len(scripts) == 30
+    # What the detector said about the true outcomes (not asserted per call: the
+    # detector is not perfect; the routing must follow whatever it said).
+    assert verdicts[Verdict.HUMAN] >= 10 and verdicts[Verdict.MACHINE] >= 10
+    # Humans reached agents in their conferences; machines got the message after the
+    # beep (the emulator's machine-message waits for the clip's beep + 1.5 s).
+    assert tel.stats["bridges"] == out.outcomes["connected"]
+    assert tel.stats["machine_messages"] == out.outcomes["machine"]
+    assert tel.stats["abandon_messages"] == 0
+    assert amd.ended == {}  # no stream ended without a verdict
+
+
+@pytest.mark.asyncio
+async def test_machines_are_hung_up_without_a_machine_message() -> None:
+    scripts = mix(humans=2, machines=6, messages=0, others=0)
+    out, emu, tel, amd, audio = await run(scripts, server=None, machine_prompt=None, seed=9)
+    check_socket_verdicts(out, emu, amd, audio)
+    assert tel.stats["machine_messages"] == 0
+    assert tel.stats["hangups"] >= out.outcomes["machine"] >= 4
+
+
+@pytest.mark.asyncio
+async def test_unreachable_server_falls_back_to_amd_with_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scripts = mix(humans=4, machines=3, messages=0, others=0)
+    with caplog.at_level(logging.WARNING):
+        out, emu, tel, amd, audio = await run(scripts, server=f"127.0.0.1:{free_port()}")
+    assert out.dials == len(scripts) and out.unfinished == 0
+    assert amd.results == {}
+    assert all(rec.end is StreamEnd.REFUSED for rec in emu.audio_streams)
+    # AMD() decided each call, as app_amd would on the same clip.
+    results = {str(r.call): r for r in out.results}
+    for rec in emu.audio_streams:
+        assert rec.clip is not None
+        status, _cause, _at = audio.asterisk_amd(audio.clip(rec.clip))
+        assert results[rec.call].amd_verdict == {"NOTSURE": "not_sure"}.get(status, status.lower())
+    lines = [r for r in caplog.records if r.name == "telephony.ami" and "AudioSocket" in r.message]
+    assert len(lines) == 1, [r.message for r in lines]
+    assert "fall back to Asterisk's AMD()" in lines[0].getMessage()
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_engine_amd_long_campaign() -> None:
+    scripts = mix(humans=60, machines=45, messages=15, others=15)
+    out, emu, tel, amd, audio = await run(scripts, server=None, seed=21)
+    verdicts = check_socket_verdicts(out, emu, amd, audio)
+    assert out.dials == len(scripts)
+    assert sum(verdicts.values()) == len(scripts)
