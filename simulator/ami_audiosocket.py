@@ -101,16 +101,19 @@ async def stream_call(
     the socket is closed.
     """
     started = time.monotonic()
-    end = await _run(
-        record,
-        host=host,
-        port=port,
-        call_uuid=call_uuid,
-        samples=samples,
-        time_scale=time_scale,
-        idle_timeout=idle_timeout,
-    )
-    record.end, record.wall_s = end, time.monotonic() - started
+    try:
+        end = await _run(
+            record,
+            host=host,
+            port=port,
+            call_uuid=call_uuid,
+            samples=samples,
+            time_scale=time_scale,
+            idle_timeout=idle_timeout,
+        )
+    finally:
+        record.wall_s = time.monotonic() - started
+    record.end = end
     return end
 
 

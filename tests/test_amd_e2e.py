@@ -31,10 +31,10 @@ from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
 from simulator.portfolio import SyntheticPortfolio
-from telephony.ami import AmiTelephony
-from telephony.ami_settings import AmiSettings, Trunk
 from telephony.amd.detector import Verdict
 from telephony.amd_corpus import run_detector
+from telephony.ami import AmiTelephony
+from telephony.ami_settings import AmiSettings, Trunk
 from telephony.audiosocket_server import AudioSocketSettings
 from telephony.engine_amd import EngineAmd
 from telephony.events import AmdVerdict
@@ -135,7 +135,10 @@ def check_socket_verdicts(out: CampaignOutcome, emu: AmiEmulator, amd: EngineAmd
     assert len(streams) == out.dials
     verdicts: Counter[Verdict] = Counter()
     for rec in streams:
-        assert rec.end is StreamEnd.SERVER_CLOSED, rec  # handed back with a FIN
+        # Handed back with our FIN; or the engine's Redirect/Hangup, sent on the verdict,
+        # reached the PBX before the FIN did, and Asterisk closed the socket itself
+        # (fixtures README, AudioSocket pitfall 5: both are fine).
+        assert rec.end in (StreamEnd.SERVER_CLOSED, StreamEnd.CHANNEL_GONE), rec
         assert rec.clip is not None
         got = amd.results[rec.as_uuid]
         offline = run_detector(audio.samples(audio.clip(rec.clip)))
@@ -186,7 +189,7 @@ async def test_unreachable_server_falls_back_to_amd_with_one_log_line(
 ) -> None:
     scripts = mix(humans=4, machines=3, messages=0, others=0)
     with caplog.at_level(logging.WARNING):
-        out, emu, tel, amd, audio = await run(scripts, server=f"127.0.0.1:{free_port()}")
+        out, emu, _tel, amd, audio = await run(scripts, server=f"127.0.0.1:{free_port()}")
     assert out.dials == len(scripts) and out.unfinished == 0
     assert amd.results == {}
     assert all(rec.end is StreamEnd.REFUSED for rec in emu.audio_streams)
@@ -206,7 +209,7 @@ async def test_unreachable_server_falls_back_to_amd_with_one_log_line(
 @pytest.mark.asyncio
 async def test_engine_amd_long_campaign() -> None:
     scripts = mix(humans=60, machines=45, messages=15, others=15)
-    out, emu, tel, amd, audio = await run(scripts, server=None, seed=21)
+    out, emu, _tel, amd, audio = await run(scripts, server=None, seed=21)
     verdicts = check_socket_verdicts(out, emu, amd, audio)
     assert out.dials == len(scripts)
     assert sum(verdicts.values()) == len(scripts)
