@@ -24,14 +24,22 @@ import csv
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
+from simulator.ami_audiosocket import StreamRecord
 from simulator.ami_scripts import CallScript, Outcome
-from telephony.amd.detector import Verdict
+from telephony.amd.detector import DetectorResult, Verdict
 from telephony.amd_corpus import run_detector
+from telephony.audiosocket_server import AudioSocketSettings
+from telephony.engine_amd import EngineAmd
 from telephony.wavfile import read_wav
+
+if TYPE_CHECKING:
+    from simulator.ami_emulator import AmiEmulator
+    from telephony.ami import AmiTelephony
 
 # The corpus label each answered outcome plays. NO_MEDIA outcomes open the stream and
 # send nothing (deadair_nomedia: the far end answers and never sends a frame).
@@ -161,3 +169,39 @@ class CallAudio:
             if script.amd_delay is None:
                 out = replace(out, amd_delay=at)
         return out
+
+
+async def engine_amd_for(emulator: AmiEmulator, telephony: AmiTelephony) -> EngineAmd:
+    """Start our AudioSocket detector on a free loopback port for ``telephony`` and
+    point ``emulator``'s dialplan at it (``DIALER_AS_SERVER``). Close it after the run."""
+    engine = EngineAmd(telephony, AudioSocketSettings(port=0))
+    await engine.start()
+    emulator.set_dialplan(replace(emulator.dialplan, audiosocket_server=engine.address))
+    return engine
+
+
+def engine_amd_summary(
+    streams: list[StreamRecord], results: dict[str, DetectorResult]
+) -> dict[str, object]:
+    """What our detector said over the socket against each clip's true label:
+    ``streams``, ``decided``, ``by_label`` (label -> verdict -> count), the two costly
+    errors (``human_as_machine``, ``machine_as_human``) and the median decision time."""
+    by_label: dict[str, dict[str, int]] = {}
+    times: list[float] = []
+    for rec in streams:
+        got = results.get(rec.as_uuid)
+        if got is None or rec.label is None:
+            continue
+        row = by_label.setdefault(rec.label, {})
+        row[str(got.verdict)] = row.get(str(got.verdict), 0) + 1
+        times.append(got.at_s)
+    humans = by_label.get("human", {})
+    machines = by_label.get("machine", {})
+    return {
+        "streams": len(streams),
+        "decided": len(times),
+        "by_label": by_label,
+        "human_as_machine": humans.get("machine", 0),
+        "machine_as_human": machines.get("human", 0),
+        "median_decision_s": round(float(np.median(times)), 2) if times else None,
+    }
