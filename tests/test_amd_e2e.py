@@ -12,7 +12,6 @@ the call was routed by it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from collections import Counter
@@ -20,22 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from dialer.ami_run import CampaignOutcome, run_campaign
+from dialer.ami_run import CampaignOutcome
 from dialer.ids import AgentId
 from dialer.leads import AttemptOutcome
-from dialer.settings import CampaignSettings
-from pacing.progressive import ProgressivePacer
 from simulator.ami_audio import CallAudio
 from simulator.ami_audiosocket import StreamEnd
-from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
-from simulator.portfolio import SyntheticPortfolio
+from simulator.engine_amd_run import run_engine_campaign
 from telephony.amd.detector import Verdict
 from telephony.amd_corpus import run_detector
 from telephony.ami import AmiTelephony
-from telephony.ami_settings import AmiSettings, Trunk
-from telephony.audiosocket_server import AudioSocketSettings
 from telephony.engine_amd import EngineAmd
 from telephony.events import AmdVerdict
 
@@ -64,17 +58,6 @@ def mix(humans: int, machines: int, messages: int, others: int) -> list[CallScri
     return scripts
 
 
-def campaign(machine_prompt: str | None) -> CampaignSettings:
-    return CampaignSettings(
-        connect_deadline=2.0 * SCALE,
-        no_answer_timeout=25.0,  # modelled: the emulator scales the Originate Timeout
-        tick_interval=0.25 * SCALE,
-        min_tick_interval=0.25 * SCALE,
-        machine_prompt=machine_prompt,
-        lead_retry_interval=0.05,
-    )
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,38 +73,18 @@ async def run(
 ) -> tuple[CampaignOutcome, AmiEmulator, AmiTelephony, EngineAmd, CallAudio]:
     """A progressive campaign over ``scripts`` with ``amd = "engine"``. ``server``:
     where the dialplan's AudioSocket() connects; ``None``: our ``EngineAmd``."""
-    audio = CallAudio(CORPUS, seed=seed)
-    emu = AmiEmulator(secret=SECRET, time_scale=SCALE, audio=audio)
-    await emu.start()
-    trunk = Trunk(name="carrier", template="PJSIP/{number}@carrier", channels=200)
-    settings = AmiSettings(
-        host=emu.host, port=emu.port, secret=SECRET, outbound_exten="engine", trunks=(trunk,)
+    r = await run_engine_campaign(
+        scripts,
+        corpus=CORPUS,
+        scale=SCALE,
+        agents=len(AGENTS),
+        server=server,
+        machine_prompt=machine_prompt,
+        seed=seed,
+        timeout=60,
+        secret=SECRET,
     )
-    tel = AmiTelephony([settings])
-    amd = EngineAmd(tel, AudioSocketSettings(port=0))
-    await amd.start()
-    try:
-        address = server or amd.address
-        emu.set_dialplan(DialplanConfig.dialer_dialplan(audiosocket_server=address))
-        emu.queue_scripts(*scripts)
-        await tel.start()
-        for a in AGENTS:
-            emu.agent_login(a)
-        for _ in range(200):
-            if tel.agents_present() >= {AgentId(a) for a in AGENTS}:
-                break
-            await asyncio.sleep(0.01)
-        _runner, out = await run_campaign(
-            tel,
-            pacer=ProgressivePacer(),
-            leads=SyntheticPortfolio(len(scripts)),
-            settings=campaign(machine_prompt),
-            timeout=60,
-        )
-    finally:
-        await amd.close()
-        await emu.stop()
-    return out, emu, tel, amd, audio
+    return r.out, r.emulator, r.telephony, r.engine, r.audio
 
 
 def check_socket_verdicts(out: CampaignOutcome, emu: AmiEmulator, amd: EngineAmd,
