@@ -367,7 +367,7 @@ class AmiTelephony:
                         "answers again", server.conn.label, msg.get("CallID", "?"),
                         msg.get("TryStatus"))  # fmt: skip
         elif not failed and server.audiosocket_failing:
-            log.warning("AMI %s: our AudioSocket detector is reachable again", server.conn.label)
+            log.info("AMI %s: our AudioSocket detector is reachable again", server.conn.label)
         server.audiosocket_failing = failed
 
     def _emit(self, server: _Server, events: list[Out]) -> None:
