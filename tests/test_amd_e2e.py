@@ -12,6 +12,7 @@ the call was routed by it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections import Counter
@@ -20,18 +21,22 @@ from pathlib import Path
 import pytest
 
 from dialer.ami_run import CampaignOutcome
-from dialer.ids import AgentId
+from dialer.ids import AgentId, CallId, LeadId
 from dialer.leads import AttemptOutcome
 from simulator.ami_audio import CallAudio
 from simulator.ami_audiosocket import StreamEnd
+from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
 from simulator.engine_amd_run import run_engine_campaign
 from telephony.amd.detector import Verdict
 from telephony.amd_corpus import run_detector
 from telephony.ami import AmiTelephony
+from telephony.ami_settings import AmiSettings, Trunk
+from telephony.audiosocket_server import AudioSocketSettings
 from telephony.engine_amd import EngineAmd
-from telephony.events import AmdVerdict
+from telephony.events import AmdVerdict, CallAnswered
+from telephony.port import Originate
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "amd-corpus" / "dev"
 SCALE = 0.1  # wall seconds per modelled second: a 5 s analysis streams in 0.5 s
@@ -176,3 +181,53 @@ async def test_engine_amd_long_campaign() -> None:
     verdicts = check_socket_verdicts(out, emu, amd, audio)
     assert out.dials == len(scripts)
     assert sum(verdicts.values()) == len(scripts)
+
+
+@pytest.mark.asyncio
+async def test_fallback_is_logged_once_per_outage_and_recovery_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Down (2 calls), up (1 call), down again (1 call): two warnings and one info line,
+    whatever the number of calls in each phase."""
+    down = f"127.0.0.1:{free_port()}"
+    audio = CallAudio(CORPUS, seed=2)
+    async with AmiEmulator(secret=SECRET, time_scale=SCALE, audio=audio) as emu:
+        trunk = Trunk(name="carrier", template="PJSIP/{number}@carrier", channels=10)
+        settings = AmiSettings(host=emu.host, port=emu.port, secret=SECRET,
+                               outbound_exten="engine", trunks=(trunk,))  # fmt: skip
+        tel = AmiTelephony([settings])
+        async with EngineAmd(tel, AudioSocketSettings(port=0)) as amd:
+            await tel.start()
+            events = tel.events().__aiter__()
+
+            async def call(n: int, server: str, *, hang: bool = True) -> CallAnswered:
+                emu.set_dialplan(DialplanConfig.dialer_dialplan(audiosocket_server=server))
+                emu.queue_scripts(CallScript(Outcome.MACHINE, ring=0.0))
+                await tel.originate(Originate(CallId(f"c{n}"), LeadId("l"), "5215512345678", 25.0))
+                while True:
+                    ev = await asyncio.wait_for(events.__anext__(), 5)
+                    if isinstance(ev, CallAnswered) and ev.call == CallId(f"c{n}"):
+                        if hang:
+                            await tel.hangup(ev.call)
+                        return ev
+
+            with caplog.at_level(logging.INFO, logger="telephony.ami"):
+                await call(1, down)
+                await call(2, down)
+                answered = await call(3, amd.address, hang=False)
+                # The UserEvent SUCCESS comes after the verdict (our FIN): leave the call
+                # alone until then, a Hangup first would close the stream without it.
+                for _ in range(100):
+                    if "reachable again" in caplog.text:
+                        break
+                    await asyncio.sleep(0.02)
+                await tel.hangup(CallId("c3"))
+                await call(4, down)
+            await tel.close()
+    assert answered.verdict is amd.results[emu.audio_streams[2].as_uuid].amd_verdict
+    lines = [r for r in caplog.records if r.name == "telephony.ami" and "AudioSocket" in r.message]
+    assert [(r.levelno, "reachable again" in r.getMessage()) for r in lines] == [
+        (logging.WARNING, False),
+        (logging.INFO, True),
+        (logging.WARNING, False),
+    ]
