@@ -231,3 +231,14 @@ async def test_fallback_is_logged_once_per_outage_and_recovery_once(
         (logging.INFO, True),
         (logging.WARNING, False),
     ]
+
+
+def test_simulate_engine_amd_needs_a_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    from dialer.cli import main  # noqa: PLC0415
+
+    scenario = CORPUS.parents[2] / "scenarios" / "steady-20.toml"
+    base = ["simulate", str(scenario), "--backend", "ami-emulator", "--amd", "engine"]
+    assert main(base) == 2
+    assert "--amd-corpus" in capsys.readouterr().err
+    assert main([*base, "--amd-corpus", str(CORPUS / "clips")]) == 2
+    assert "manifest.csv" in capsys.readouterr().err
