@@ -38,5 +38,11 @@ class TelephonyError(DialerError):
     """A telephony backend failed (refused originate, lost connection, bad number)."""
 
 
+class TelephonyUnavailable(TelephonyError):  # noqa: N818 - reads as what happened
+    """The backend cannot place any call right now (every PBX unreachable); the same
+    order may work in a moment. The runner pauses dialling briefly instead of spending
+    lead after lead on refusals."""
+
+
 class InvalidNumber(TelephonyError):  # noqa: N818
     """A phone number is not strict E.164 digits; refused before reaching any dial string."""

@@ -40,7 +40,7 @@ from dialer.call_notices import (
     VerdictReached,
 )
 from dialer.clock import Clock
-from dialer.errors import DialerError, TelephonyError
+from dialer.errors import DialerError, TelephonyError, TelephonyUnavailable
 from dialer.ids import AgentId, CallId
 from dialer.leads import AttemptOutcome, AttemptResult, DialTarget, LeadSupply
 from dialer.settings import CampaignSettings
@@ -84,6 +84,7 @@ _VERDICT_OUTCOME = {
 }
 
 
+BACKEND_RETRY = 1.0  # seconds without dials after the backend said it is unavailable
 _CAN_LEAVE = frozenset({AgentState.READY, AgentState.WRAPUP, AgentState.PAUSED})
 
 
@@ -182,6 +183,7 @@ class CampaignRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._leaving: set[AgentId] = set()  # left their conference mid-call: log out after
+        self._backend_back_at = -math.inf  # no dials before this (backend unavailable)
         self._dialling = True
         self.stats = RunnerStats()
         self.last_decision = PacingDecision(0)
@@ -377,7 +379,9 @@ class CampaignRunner:
             waiting=len(self._queue),
             connected=self._with_agent,
             lines_free=lines_free,
-            leads_exhausted=self._leads_exhausted or not self._dialling,
+            leads_exhausted=self._leads_exhausted
+            or not self._dialling
+            or now < self._backend_back_at,
             abandon_target=s.abandon_target,
             connect_deadline=s.connect_deadline,
         )
@@ -467,6 +471,8 @@ class CampaignRunner:
             await self._tel.originate(request)
         except TelephonyError as exc:
             log.warning("originate %s refused: %s", call_id, exc)
+            if isinstance(exc, TelephonyUnavailable):
+                self._backend_back_at = self._clock.now() + BACKEND_RETRY
             await self._on_failed(CallFailed(call_id, self._clock.now(), FailCause.ERROR))
 
     # ------------------------------------------------------------------ events

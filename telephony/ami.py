@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dialer.errors import TelephonyError
+from dialer.errors import TelephonyError, TelephonyUnavailable
 from dialer.ids import AgentId, CallId
 from telephony.ami_connection import AmiConnection, AmiMessage, results
 from telephony.ami_settings import AmiSettings, Trunk
@@ -55,6 +55,23 @@ _VAR_VALUE = re.compile(r"[A-Za-z0-9_.:@+/=-]{0,128}")
 _PROMPT = re.compile(r"[A-Za-z0-9_/.-]{1,128}")
 HANGUP_RETRIES = 10
 HANGUP_RETRY_DELAY = 0.2  # seconds
+FAIR_EVERY = 32  # events handed to the runner between two turns of the event loop
+
+
+class _FairStream(EventStream[CallEvent]):
+    """The call-event stream, yielding to the event loop every ``FAIR_EVERY`` events of
+    a burst: one TCP read can carry hundreds of events, and without a pause the runner
+    would handle them all before any timer (a connect deadline) or order could run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._served = 0
+
+    async def __anext__(self) -> CallEvent:
+        self._served += 1
+        if self._served % FAIR_EVERY == 0 and len(self):
+            await asyncio.sleep(0)
+        return await super().__anext__()
 
 
 @dataclass(slots=True)
@@ -91,7 +108,7 @@ class AmiTelephony:
             raise ValueError("session must be 1-64 letters, digits, '_.:-'")
         self._calls: dict[CallId, _Placed] = {}
         self._by_uuid: dict[str, CallId] = {}
-        self._stream: EventStream[CallEvent] = EventStream()
+        self._stream: EventStream[CallEvent] = _FairStream()
         self._presence: EventStream[PresenceEvent] = EventStream()
         self._servers: list[_Server] = []
         for s in servers:
@@ -219,11 +236,20 @@ class AmiTelephony:
         if placed is None:
             return  # the call already ended; its last event is on the stream
         server = placed.server
-        if not server.translator.present(agent):
-            raise TelephonyError(
-                f"call {call}: agent {agent} is not in a conference on {server.conn.label}"
-            )
         s = server.conn.settings
+        if not server.translator.present(agent):
+            # Never into an empty room (conference pitfall 4); the person must not wait
+            # in silence either: the identification message, now.
+            server.translator.message_ordered(call)
+            self.stats["abandon_messages"] += 1
+            self._order(server, call, {
+                "Action": "Redirect", "Channel": placed.uid, "Context": s.route_context,
+                "Exten": s.abandon_exten, "Priority": "1",
+            })  # fmt: skip
+            raise TelephonyError(
+                f"call {call}: agent {agent} is not in a conference on {server.conn.label};"
+                " the person gets the identification message"
+            )
         server.translator.bridge_ordered(call, agent)
         self.stats["bridges"] += 1
         self._order(server, call, {
@@ -330,7 +356,7 @@ class AmiTelephony:
         if best is None:
             self.stats["refused"] += 1
             if not any_up:
-                raise TelephonyError("no AMI server is connected: dialling paused")
+                raise TelephonyUnavailable("no AMI server is connected: dialling paused")
             if agent is not None:
                 raise TelephonyError(f"agent {agent} is in no conference on a connected server")
             raise TelephonyError("every trunk is at its channel limit")
@@ -463,6 +489,24 @@ class AmiTelephony:
             "until it is back", conn.label, why, held,
         )  # fmt: skip
 
+    async def _recover_verdicts(self, server: _Server, calls: set[CallId]) -> None:
+        """A verdict reached while we could not see it is still in the channel's
+        ``AMDSTATUS`` (AMD() sets it): read it back rather than lose the person."""
+        for call, uid in server.translator.awaiting_verdict().items():
+            if call not in calls or not server.conn.up:
+                continue
+            try:
+                reply = await server.conn.request(
+                    {"Action": "Getvar", "Channel": uid, "Variable": "AMDSTATUS"}
+                )
+            except TelephonyError:
+                return
+            value = reply[0].get("Value", "") if reply else ""
+            if value and reply[0].get("Response") == "Success":
+                msg = {"Event": "VarSet", "Uniqueid": uid, "Linkedid": uid,
+                       "Variable": "AMDSTATUS", "Value": value}  # fmt: skip
+                self._feed(server, msg)
+
     async def _reconcile(self, server: _Server, *, older_than: float) -> None:
         """Compare our calls on ``server`` placed before ``older_than`` with the PBX's
         channels; close the ones that are gone, each exactly once."""
@@ -479,6 +523,7 @@ class AmiTelephony:
         before = len(mine)
         events = server.translator.reconcile(live, self._now(), calls=mine)
         self._emit(server, events)
+        await self._recover_verdicts(server, set(mine))
         ended = sum(1 for e in events if isinstance(e, (CallFailed, CallHungUp)))
         self.stats["reconciled"] += before
         if before == 0:

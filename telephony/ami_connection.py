@@ -40,7 +40,7 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
-from dialer.errors import TelephonyError
+from dialer.errors import TelephonyError, TelephonyUnavailable
 from telephony.ami_codec import AmiParser
 from telephony.ami_settings import AmiSettings
 
@@ -299,6 +299,8 @@ class AmiConnection:
                     s.ping_timeout,
                 )  # fmt: skip
                 self._drop()
+                # panoramisk does not report a close it made itself: say it ourselves.
+                self.lost(f"no Pong within {s.ping_timeout:g} s")
                 return
 
     # ------------------------------------------------------------------ actions
@@ -309,7 +311,7 @@ class AmiConnection:
         manager = self._manager
         protocol = None if manager is None else manager.protocol
         if not self.up or protocol is None or protocol.transport.is_closing():
-            raise TelephonyError(f"AMI {self.label} is not connected")
+            raise TelephonyUnavailable(f"AMI {self.label} is not connected")
         assert manager is not None
         fut: asyncio.Future[Any] = manager.send_action(action)
         return fut

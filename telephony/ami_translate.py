@@ -50,6 +50,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from dialer.ids import AgentId, CallId
+from telephony.ami_causes import STATE_RINGING, STATE_UP, fail_cause, to_int, verdict_of
 from telephony.events import (
     AmdVerdict,
     CallAnswered,
@@ -64,73 +65,6 @@ from telephony.events import (
 from telephony.presence import AgentJoined, AgentLeft, PresenceEvent
 
 Out = CallEvent | PresenceEvent
-
-# Asterisk channel states (include/asterisk/channelstate.h).
-STATE_RINGING = "5"
-STATE_UP = "6"
-
-# OriginateResponse Reason: pbx_dial_reason() in main/pbx.c, values of ast_control_frame_type.
-REASON_FAILED = 0
-REASON_HANGUP = 1
-REASON_NO_ANSWER = 3
-REASON_ANSWERED = 4
-REASON_BUSY = 5
-REASON_CONGESTION = 8
-
-# Q.850 causes (include/asterisk/causes.h) that mean "the number or network refused".
-CAUSE_BUSY = 17
-CAUSES_NO_ANSWER = frozenset({18, 19})
-CAUSES_CONGESTION = frozenset({1, 2, 3, 21, 22, 27, 28, 34, 38, 41, 42, 44})
-
-AMD_STATUS = {
-    "HUMAN": AmdVerdict.HUMAN,
-    "MACHINE": AmdVerdict.MACHINE,
-    "NOTSURE": AmdVerdict.NOT_SURE,
-    "HANGUP": AmdVerdict.HUNG_UP,
-    "FAX": AmdVerdict.FAX,
-    "SIT": AmdVerdict.SIT,
-}
-
-
-def verdict_of(status: str) -> AmdVerdict | None:
-    """``AMDSTATUS`` (or our UserEvent's ``AMDStatus``) as a verdict; ``None`` if empty.
-
-    An unknown non-empty value is ``NOT_SURE``: the campaign's not-sure policy decides,
-    rather than a silent drop of a call that may be a person.
-    """
-    status = status.strip().upper()
-    if not status:
-        return None
-    return AMD_STATUS.get(status, AmdVerdict.NOT_SURE)
-
-
-def fail_cause(reason: int, *, dial_status: str | None, cause: int, cancelled: bool) -> FailCause:
-    """Why an Originate failed, from its Reason, the originate leg's DialStatus and the
-    most telling Q.850 cause seen on the call's legs (0: none seen)."""
-    if cancelled and reason in (REASON_FAILED, REASON_HANGUP):
-        return FailCause.CANCELLED  # Reason 0 is what our own Hangup of a ringing call gives
-    if reason == REASON_BUSY:
-        return FailCause.BUSY
-    if reason == REASON_CONGESTION:
-        return FailCause.CONGESTION
-    if reason == REASON_NO_ANSWER:
-        return FailCause.NO_ANSWER
-    if reason in (REASON_FAILED, REASON_HANGUP):
-        if dial_status == "BUSY" or cause == CAUSE_BUSY:
-            return FailCause.BUSY
-        if dial_status == "CONGESTION" or cause in CAUSES_CONGESTION:
-            return FailCause.CONGESTION
-        if cause in CAUSES_NO_ANSWER or reason == REASON_HANGUP:
-            return FailCause.NO_ANSWER
-        return FailCause.CONGESTION  # unallocated, no such extension: the number is bad
-    return FailCause.ERROR
-
-
-def _int(text: str | None, default: int = 0) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return default
 
 
 @dataclass(slots=True)
@@ -257,6 +191,14 @@ class AmiTranslator:
         t = self._calls.get(call)
         return t is not None and t.answer_sent
 
+    def awaiting_verdict(self) -> dict[CallId, str]:
+        """Answered calls with no verdict reported yet, with their ``;1`` uid."""
+        return {
+            c: t.uid
+            for c, t in self._calls.items()
+            if t.uid is not None and t.answered_at is not None and not t.answer_sent
+        }
+
     def present(self, agent: AgentId) -> bool:
         return bool(self._present.get(agent))
 
@@ -366,7 +308,7 @@ class AmiTranslator:
             if t.hangup_seen:  # answered, and already gone before this arrived
                 self._hungup(t, now, out)
             return
-        reason = _int(msg.get("Reason"))
+        reason = to_int(msg.get("Reason"))
         cause = fail_cause(reason, dial_status=t.dial_status, cause=t.cause, cancelled=t.cancel)
         self._fail(t, cause, now, out)
 
@@ -404,7 +346,7 @@ class AmiTranslator:
         t = self._track(msg)
         if t is None or t.ended:
             return
-        cause = _int(msg.get("Cause"))
+        cause = to_int(msg.get("Cause"))
         if cause:
             t.cause = cause
         if uid != t.uid:
@@ -436,9 +378,9 @@ class AmiTranslator:
             t.var_agent = AgentId(msg.get("Value", ""))
 
     def _user_event(self, msg: Mapping[str, str], now: float, out: list[Out]) -> None:
+        # Only from the call's own channel: a CallID header alone could be sent by any
+        # dialplan or AMI client on the PBX (a spoofed verdict).
         t = self._by_uid.get(msg.get("Uniqueid", ""))
-        if t is None:
-            t = self._calls.get(CallId(msg.get("CallID", "")))
         if t is None:
             return
         kind = msg.get("UserEvent", "")
@@ -487,7 +429,7 @@ class AmiTranslator:
         bridge = msg.get("BridgeUniqueid", "")
         if msg.get("Uniqueid") == t.uid:
             t.bridge_id = bridge
-        if t.bridge_id == bridge and _int(msg.get("BridgeNumChannels")) >= 2:
+        if t.bridge_id == bridge and to_int(msg.get("BridgeNumChannels")) >= 2:
             agent = t.bridge_to or t.var_agent or AgentId("unknown")
             self._bridged(t, agent, now, out)
 

@@ -29,7 +29,14 @@ from simulator.ami_scripts import CallScript, Outcome
 from simulator.portfolio import SyntheticPortfolio
 from telephony.ami import AmiTelephony
 from telephony.ami_settings import AmiSettings, Trunk
-from telephony.events import CallAnswered, CallBridged, CallHungUp
+from telephony.events import (
+    AmdVerdict,
+    CallAnswered,
+    CallBridged,
+    CallHungUp,
+    CallRinging,
+    HangupSide,
+)
 from telephony.port import Originate
 from telephony.presence import AgentJoined, AgentLeft
 
@@ -323,13 +330,23 @@ async def test_orders_are_refused_when_unsafe_or_impossible() -> None:
         ev = await asyncio.wait_for(events.__anext__(), 5)
         while not isinstance(ev, CallAnswered):
             ev = await asyncio.wait_for(events.__anext__(), 5)
-        with pytest.raises(TelephonyError, match="not in a conference"):
-            await tel.bridge(CallId("c2"), AgentId("9999"))  # nobody in agent-9999
         await tel.bridge(CallId("c2"), AgentId("1001"))
         ev = await asyncio.wait_for(events.__anext__(), 5)
         assert isinstance(ev, CallBridged) and ev.agent == "1001"
         ev = await asyncio.wait_for(events.__anext__(), 5)
         assert isinstance(ev, CallHungUp)
+        # An agent who is not in their conference: refused, and the person is not left
+        # waiting: the identification message at once.
+        emu.queue_scripts(CallScript(Outcome.HUMAN, talk=2.0))
+        await tel.originate(Originate(CallId("c3"), LeadId("l3"), "5215512345678", 25.0))
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        while not isinstance(ev, CallAnswered):
+            ev = await asyncio.wait_for(events.__anext__(), 5)
+        with pytest.raises(TelephonyError, match="not in a conference"):
+            await tel.bridge(CallId("c3"), AgentId("9999"))  # nobody in agent-9999
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallHungUp) and ev.side is HangupSide.ENGINE
+        assert tel.stats["abandon_messages"] == 1
         await tel.close()
 
 
@@ -364,8 +381,12 @@ async def test_several_servers_share_calls_by_free_channels_and_a_dropped_one_ge
         await asyncio.sleep(0.1)
         # Most free channels (as a share of the trunk) first: 5 on the small, 15 on the big.
         assert (a.originates, b.originates) == (5, 15)
-        await b.restart(keep_calls=False, downtime=1.0)
-        await asyncio.sleep(0.05)
+        b.refuse_logins(True)  # down until we let it back in
+        await b.restart(keep_calls=False)
+        for _ in range(100):
+            if len(tel.servers_up()) == 1:
+                break
+            await asyncio.sleep(0.01)
         assert tel.servers_up() == [small.label]
         for i in range(20, 25):
             await tel.originate(Originate(CallId(f"c{i}"), LeadId("l"), "5215512345678", 100.0))
@@ -373,7 +394,8 @@ async def test_several_servers_share_calls_by_free_channels_and_a_dropped_one_ge
         assert (a.originates, b.originates) == (10, 15)  # the dropped server got none
         with pytest.raises(TelephonyError, match="channel limit"):
             await tel.originate(Originate(CallId("c99"), LeadId("l"), "5215512345678", 100.0))
-        for _ in range(200):  # back: its lost calls reconciled (closed), it takes calls again
+        b.refuse_logins(False)
+        for _ in range(300):  # back: its lost calls reconciled (closed), it takes calls again
             if len(tel.servers_up()) == 2 and tel.stats["reconciled"] >= 15:
                 break
             await asyncio.sleep(0.02)
@@ -409,3 +431,97 @@ async def test_agent_leaving_mid_call_is_logged_out_when_the_call_ends() -> None
         assert "on_call" in seen
         assert str(runner.agents[AgentId("1001")].state) == "offline"
         assert out.results[0].outcome is AttemptOutcome.CONNECTED
+
+
+@pytest.mark.asyncio
+async def test_a_verdict_reached_during_an_outage_is_read_back() -> None:
+    plan = DialplanConfig(engine_routing=True, hold=40.0)  # the person holds 2 s (wall)
+    async with AmiEmulator(secret=SECRET, time_scale=SCALE, dialplan=plan) as emu:
+        emu.set_default(CallScript(Outcome.HUMAN, ring=2.0, amd_delay=4.0, talk=5.0))
+        tel = await started(emu, [])
+        await tel.originate(Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0))
+        events = tel.events().__aiter__()
+        assert isinstance(await asyncio.wait_for(events.__anext__(), 2), CallRinging)
+        await asyncio.sleep(2.2 * SCALE)  # answered, detection running
+        emu.refuse_logins(True)
+        emu.drop_connections()
+        await asyncio.sleep(6.0 * SCALE)  # the verdict happens while we are away
+        emu.refuse_logins(False)
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallAnswered) and ev.verdict is AmdVerdict.HUMAN
+        await tel.hangup(CallId("c1"))
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallHungUp)
+        await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_no_pong_in_time_drops_and_remakes_the_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with emulator() as emu:
+        over = {"ping_interval": 0.1, "ping_timeout": 0.2, "action_timeout": 0.3}
+        tel = await started(emu, [], **over)
+        emu.delay_responses(1.0)  # a PBX too slow to answer a Ping in time
+        for _ in range(100):
+            if not tel.servers_up():
+                break
+            await asyncio.sleep(0.02)
+        assert not tel.servers_up()
+        with pytest.raises(TelephonyError, match="dialling paused"):
+            await tel.originate(Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0))
+        emu.delay_responses(0.0)
+        for _ in range(200):
+            if tel.servers_up():
+                break
+            await asyncio.sleep(0.02)
+        assert tel.servers_up()
+        assert "no Pong within 0.2 s; dropping the connection" in caplog.text
+        assert "reconnected and logged in" in caplog.text
+        assert SECRET not in caplog.text
+        await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_engine_amd_verdict_from_the_audiosocket_callback() -> None:
+    """Our detector's verdict arrives through ``engine_verdict(as_uuid, ...)`` (the
+    AudioSocket server's callback), not over AMI; the engine then routes as usual."""
+    async with emulator() as emu:
+        emu.set_default(CallScript(Outcome.HUMAN, ring=1.0, amd_delay=1.0, talk=4.0))
+        tel = await started(emu, ["1001"], outbound_context="dialer-as", outbound_exten="as")
+        request = Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0,
+                            variables={"HOLD": "40"})  # fmt: skip
+        await tel.originate(request)
+        as_uuid = tel.as_uuid(CallId("c1"))
+        assert as_uuid is not None and len(as_uuid) == 36
+        events = tel.events().__aiter__()
+        assert isinstance(await asyncio.wait_for(events.__anext__(), 2), CallRinging)
+        await asyncio.sleep(2.5 * SCALE)  # answered; our detector has been listening
+        tel.engine_verdict(as_uuid, AmdVerdict.HUMAN)
+        tel.engine_verdict(as_uuid, AmdVerdict.MACHINE)  # a second verdict is ignored
+        ev = await asyncio.wait_for(events.__anext__(), 2)
+        assert isinstance(ev, CallAnswered) and ev.verdict is AmdVerdict.HUMAN
+        assert ev.answered_at < ev.at
+        await tel.bridge(CallId("c1"), AgentId("1001"))
+        ev = await asyncio.wait_for(events.__anext__(), 2)
+        assert isinstance(ev, CallBridged) and ev.agent == "1001"
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert isinstance(ev, CallHungUp)
+        await tel.close()
+
+
+@pytest.mark.asyncio
+async def test_engine_exten_falls_back_to_amd_when_our_detector_is_unreachable() -> None:
+    async with emulator() as emu:
+        emu.set_default(CallScript(Outcome.MACHINE, ring=1.0))
+        tel = await started(emu, [], outbound_exten="engine")
+        await tel.originate(Originate(CallId("c1"), LeadId("l1"), "5215512345678", 25.0))
+        events = tel.events().__aiter__()
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        while not isinstance(ev, CallAnswered):
+            ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert ev.verdict is AmdVerdict.MACHINE  # TryExec failed: AMD() decided
+        await tel.hangup(CallId("c1"))
+        assert isinstance(await asyncio.wait_for(events.__anext__(), 5), CallHungUp)
+        await tel.close()

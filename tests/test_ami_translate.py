@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from dialer.ids import AgentId, CallId
-from telephony.ami_translate import AmiTranslator, Out, fail_cause, verdict_of
+from telephony.ami_causes import fail_cause, verdict_of
+from telephony.ami_translate import AmiTranslator, Out
 from telephony.events import (
     AmdVerdict,
     CallAnswered,
@@ -296,3 +297,12 @@ def test_settle_and_reconcile_after_a_lost_connection() -> None:
     # The settled ringing call turns up after all: reported as a stray to hang up.
     tr.feed(_ev(Event="Newchannel", Uniqueid="u1", Linkedid="u1"), 11.0)
     assert tr.strays == ["u1"]
+
+
+@pytest.mark.parametrize(
+    "module", ["telephony/ami_translate.py", "telephony/ami_codec.py", "telephony/ami_causes.py"]
+)
+def test_the_translation_is_pure(module: str) -> None:
+    from tests.test_purity import ROOT, forbidden_chains  # noqa: PLC0415
+
+    assert forbidden_chains(ROOT / module) == []
