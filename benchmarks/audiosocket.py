@@ -88,7 +88,8 @@ def run_one(n: int, speed: float) -> dict[str, Any]:
     report = parent.recv()
     proc.join(10)
     verdicts: dict[str, float] = report["verdicts"]
-    lags = [closed[c] - verdicts[c] / speed for c in verdicts if c in closed]
+    # The frame that completes audio time t was sent at t - 20 ms after the stream start.
+    lags = [closed[c] - (verdicts[c] - 0.02) / speed for c in verdicts if c in closed]
     cpu = float(report["cpu_s"]) - float(cpu_ready)
     load = cpu / wall if wall else 0.0
     return {

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.amd_train import probabilities, simulate, trace_clip
 from telephony.amd.asterisk_amd import AsteriskAmd
 from telephony.amd.detector import AmdDetector, Verdict, to_amd_verdict
 from telephony.amd.features import FEATURE_NAMES
@@ -168,3 +169,15 @@ def test_bad_audio_is_named(tmp_path: Path) -> None:
 def test_manifest_is_read() -> None:
     clips = load_manifest(DEV)
     assert len(clips) == 420 and {c.label for c in clips} >= {"human", "machine", "fax", "sit"}
+
+
+def test_training_simulation_equals_the_streaming_detector() -> None:
+    """The cross-validated figures come from ``simulate`` (benchmarks/amd_train.py): it
+    must give exactly the verdict and time of the streaming detector."""
+    model, policy = load_shipped()
+    clips = load_manifest(DEV)[::14]  # 30 clips across labels
+    traces = [trace_clip(c) for c in clips]
+    for t, p in zip(traces, probabilities(model, traces), strict=True):
+        verdict, at = simulate(t, p, policy)
+        out = run_detector(read_wav(t.clip.path))
+        assert (verdict, round(at, 2)) == (out.verdict.value, round(out.at_s, 2)), t.clip.name
