@@ -368,6 +368,11 @@ class Pbx(BridgingPbx):
             return
         # Asterisk's own log line for the failure (fixtures README), then the fallback.
         log.info("AudioSocket on %s: %s (%s)", call.one.name, record.detail, end)
+        if end is StreamEnd.REFUSED:
+            # as_server_down_tryexec: TRYSTATUS=FAILED 12 ms after the app started (a
+            # loopback refusal here is immediate; Asterisk reports it ~11 ms later).
+            self.later(call, 0.012, self._audiosocket_failed, call)
+            return
         self._audiosocket_failed(call)
 
     def _audiosocket_succeeded(self, call: Call) -> None:
