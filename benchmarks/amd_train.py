@@ -61,11 +61,11 @@ GRID = {
     "limit_human_p": (0.5,),
 }
 # Costs the threshold search minimises: a person sent away from an agent is an
-# abandoned call (25); any other wrong verdict 1; plus 0.15 per second of decision time
+# abandoned call (25); any other wrong verdict 1; plus 0.03 per second of decision time
 # (on human and machine clips: a person waits in silence while we listen).
 COST_HUMAN_AWAY = 25.0
 COST_WRONG = 1.0
-COST_PER_S = 0.15
+COST_PER_S = 0.03
 _EVENT_CODE = {ToneEvent.FAX: 1, ToneEvent.SIT: 2, ToneEvent.BEEP: 3}
 
 
