@@ -147,6 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="ami-emulator: through the real AMI adapter and an emulated Asterisk, in scaled"
         " real time (dialer/cli_ami.py)",
     )
+    sim.add_argument(
+        "--amd",
+        choices=("asterisk", "engine"),
+        default="asterisk",
+        help="with --backend ami-emulator: engine = our detector over AudioSocket, the"
+        " emulator streaming corpus clips (needs --amd-corpus; docs/amd-e2e.md)",
+    )
+    sim.add_argument(
+        "--amd-corpus", type=Path, default=None, metavar="DIR", help="clips/ + manifest.csv"
+    )
 
     demo = sub.add_parser(
         "demo",

@@ -263,7 +263,17 @@ def simulate_ami(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         return _fail(exc)
     speed = args.speed if args.speed > 0 else AMI_DEFAULT_SPEED
-    result = asyncio.run(_simulate(scenario, pacer_name, speed))
+    audio = None
+    if getattr(args, "amd", "asterisk") == "engine":
+        from simulator.ami_audio import CallAudio  # noqa: PLC0415
+
+        if args.amd_corpus is None:
+            return _fail("--amd engine needs --amd-corpus DIR (clips/ + manifest.csv)")
+        try:
+            audio = CallAudio(args.amd_corpus, seed=scenario.seed)
+        except ValueError as exc:
+            return _fail(exc)
+    result = asyncio.run(_simulate(scenario, pacer_name, speed, audio))
     result.update({"mode": mode, "pacer": pacer_name})
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
@@ -280,7 +290,11 @@ def simulate_ami(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _simulate(scenario: Any, pacer_name: str, speed: float) -> dict[str, Any]:
+async def _simulate(
+    scenario: Any, pacer_name: str, speed: float, audio: Any = None
+) -> dict[str, Any]:
+    """``audio`` (a ``simulator.ami_audio.CallAudio``): ``amd = "engine"``, our detector
+    over AudioSocket (``telephony.engine_amd``) on corpus clips; ``None``: AMD()."""
     from dialer.ami_run import run_campaign  # noqa: PLC0415
     from dialer.settings import CampaignSettings  # noqa: PLC0415
     from pacing.registry import make_pacer  # noqa: PLC0415
@@ -297,12 +311,21 @@ async def _simulate(scenario: Any, pacer_name: str, speed: float) -> dict[str, A
         time_scale=scale,
         dialplan=DialplanConfig(engine_routing=True, hold=cp.connect_deadline + 1.0),
         model=TrafficModel(scenario),
+        audio=audio,
     )
     await emu.start()
+    engine = None
     try:
         trunk = Trunk(name="emulated", template="PJSIP/{number}@carrier", channels=10_000)
-        settings = AmiSettings(host=emu.host, port=emu.port, secret=secret, trunks=(trunk,))
+        exten = "amd" if audio is None else "engine"
+        settings = AmiSettings(
+            host=emu.host, port=emu.port, secret=secret, trunks=(trunk,), outbound_exten=exten
+        )
         tel = AmiTelephony([settings])
+        if audio is not None:
+            from simulator.ami_audio import engine_amd_for  # noqa: PLC0415
+
+            engine = await engine_amd_for(emu, tel)
         await tel.start()
         agents = [str(1001 + i) for i in range(scenario.agents.count)]
         for agent in agents:
@@ -333,7 +356,14 @@ async def _simulate(scenario: Any, pacer_name: str, speed: float) -> dict[str, A
             timeout=wall,
         )
     finally:
+        if engine is not None:
+            await engine.close()
         await emu.stop()
+    extra: dict[str, Any] = {}
+    if engine is not None:
+        from simulator.ami_audio import engine_amd_summary  # noqa: PLC0415
+
+        extra["engine_amd"] = engine_amd_summary(emu.audio_streams, engine.results)
     return {
         "scenario": scenario.name,
         "backend": "ami-emulator",
@@ -348,4 +378,4 @@ async def _simulate(scenario: Any, pacer_name: str, speed: float) -> dict[str, A
         "in_flight_at_end": out.unfinished,
         "outcomes": dict(sorted(out.outcomes.items())),
         "adapter": dict(tel.stats),
-    }
+    } | extra

@@ -33,11 +33,15 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator import ami_events as ev
 from simulator.ami_events import Bridge, Channel
 from simulator.ami_scripts import CallScript
+
+if TYPE_CHECKING:  # the audio modules load numpy/scipy and the detector: only when used
+    from simulator.ami_audio import CallAudio
+    from simulator.ami_audiosocket import StreamRecord
 
 Sink = Callable[[str, str], None]  # (event class, block text)
 
@@ -73,6 +77,9 @@ class DialplanConfig:
     # Options that follow our production dialplan (asterisk/extensions_dialer.conf of
     # the ami branch) where it differs from the captured harness; all off by default.
     engine_exten: str = "engine"  # amd_context exten: TryExec(AudioSocket) then AMD()
+    # ``DIALER_AS_SERVER`` in [globals]: where the engine extension's AudioSocket() connects
+    # (a call's own DIALER_AS_SERVER variable wins). Only used when the emulator has audio.
+    audiosocket_server: str = "127.0.0.1:9092"
     hangup_handler: bool = False  # UserEvent DialerHangup before every ;1 Hangup
     conference_guard: bool = False  # no agent in the room: UserEvent NoAgent, abandon
     end_marked: bool = False  # the agent leaves: its customers are put out (ENDMARKED)
@@ -93,10 +100,21 @@ class DialplanConfig:
         return cls(**(base | overrides))
 
     def __post_init__(self) -> None:
+        parse_server(self.audiosocket_server)  # ValueError naming the field
         for name in ("hold", "abandon_prompt", "machine_prompt"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"DialplanConfig.{name} must be >= 0 seconds, got {value!r}")
+
+
+def parse_server(text: str) -> tuple[str, int]:
+    """``host:port`` (AudioSocket()'s second argument) -> (host, port)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"DialplanConfig.audiosocket_server / DIALER_AS_SERVER must be host:port, got {text!r}"
+        )
+    return host, int(port)
 
 
 class Call:
@@ -140,7 +158,9 @@ class Call:
         self.location: list[tuple[str, str]] = []
         self.answered_at = -1.0
         self.callee_timer: asyncio.TimerHandle | None = None
-        self.plan_timers: list[asyncio.TimerHandle] = []
+        # Dialplan timers, and the AudioSocket stream task while one runs: all cancelled
+        # when the channel leaves its dialplan (hangup, Redirect).
+        self.plan_timers: list[asyncio.TimerHandle | asyncio.Task[Any]] = []
         # What runs when a Wait() is cut short (the dialplan's next priority).
         self.resume: Callable[[], None] | None = None
         self.agent_legs: tuple[Channel, Channel] | None = None
@@ -190,6 +210,11 @@ class PbxCore:
         self.call_of: dict[str, Call] = {}  # channel name -> call (both legs)
         self.conferences: dict[str, Bridge] = {}
         self.agents: dict[str, Call] = {}  # agent exten -> its login call
+        # AudioSocket audio (simulator.ami_audio.CallAudio); None: the engine extension's
+        # AudioSocket() fails at once, as if no server listened.
+        self.audio: CallAudio | None = None
+        self.audio_idle_timeout = 2.0  # wall seconds without frames: app_audiosocket fails
+        self.streams: list[StreamRecord] = []  # every AudioSocket stream played, in order
         self._call_ids = itertools.count(1)
         self._local_seq = itertools.count(0)
         self._uid_seq = itertools.count(0)

@@ -10,7 +10,8 @@ Python API (stable; the AMI adapter's tests build on it)::
                       time_scale=1.0, dialplan=DialplanConfig(),  # engine_routing=True: prod
                       default_script=CallScript(Outcome.HUMAN),
                       model=None,               # or TrafficModel(scenario, seed=None)
-                      order_seed=None)          # int: shuffle what varies in real runs
+                      order_seed=None,          # int: shuffle what varies in real runs
+                      audio=None)               # CallAudio(corpus, seed): AudioSocket streams
     await emu.start(); ...; await emu.stop()    # or: async with AmiEmulator() as emu:
     emu.host, emu.port
 
@@ -32,6 +33,12 @@ Python API (stable; the AMI adapter's tests build on it)::
 
     # observation
     emu.calls_in_flight, emu.originates, emu.channel_names()
+    emu.audio_streams                           # StreamRecord per AudioSocket stream
+
+With ``audio`` (``simulator.ami_audio.CallAudio``), a call sent to the engine extension
+streams a corpus clip matching its outcome to the AudioSocket server named by
+``DialplanConfig.audiosocket_server`` / ``DIALER_AS_SERVER`` (``simulator.ami_audiosocket``)
+and continues as extensions_dialer.conf does; an unreachable server falls back to AMD().
 
 Times in scripts and ``DialplanConfig`` are modelled seconds; ``time_scale`` is wall
 seconds per modelled second (0.1 plays a call ten times faster), and also scales the
@@ -51,6 +58,8 @@ from datetime import UTC, datetime
 
 from simulator import ami_actions
 from simulator import ami_events as ev
+from simulator.ami_audio import CallAudio
+from simulator.ami_audiosocket import StreamRecord
 from simulator.ami_calls import DialplanConfig
 from simulator.ami_flows import Pbx
 from simulator.ami_protocol import ALL_EVENTS as _ALL
@@ -168,6 +177,7 @@ class AmiEmulator:
         clock: Callable[[], float] = time.time,
         order_seed: int | None = None,
         write_timeout: float = 5.0,
+        audio: CallAudio | None = None,
     ) -> None:
         if not time_scale > 0:
             raise ValueError(
@@ -185,6 +195,7 @@ class AmiEmulator:
         self.write_timeout = write_timeout
         self.default_script = default_script or CallScript(Outcome.HUMAN)
         self.model = model
+        self.audio = audio
         self.sessions: set[Session] = set()
         self.response_delay = 0.0
         self.logins_refused = False
@@ -229,6 +240,7 @@ class AmiEmulator:
             clock=self.clock,
             order_seed=self.order_seed,
         )
+        self._pbx.audio = self.audio
         await self._listen()
 
     async def _listen(self) -> None:
@@ -352,6 +364,24 @@ class AmiEmulator:
         return [] if b is None else [ch.name for ch in b.members]
 
     # ------------------------------------------------------------------ observation
+
+    def set_dialplan(self, dialplan: DialplanConfig) -> None:
+        """Play ``dialplan`` from now on (e.g. once the AudioSocket server's port is known)."""
+        self.dialplan = dialplan
+        if self._pbx is not None:
+            self._pbx.plan = dialplan
+
+    def set_audio(self, audio: CallAudio | None) -> None:
+        """Stream corpus audio to the AudioSocket server of calls sent to the engine's
+        detector (``DialplanConfig.engine_exten``); ``None``: AudioSocket() fails at once."""
+        self.audio = audio
+        if self._pbx is not None:
+            self._pbx.audio = audio
+
+    @property
+    def audio_streams(self) -> list[StreamRecord]:
+        """Every AudioSocket stream played so far (``simulator.ami_audiosocket``)."""
+        return self.pbx.streams
 
     @property
     def calls_in_flight(self) -> int:

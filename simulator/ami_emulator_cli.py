@@ -11,8 +11,10 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from dialer.errors import ConfigError
+from simulator.ami_audio import CallAudio
 from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome, TrafficModel
@@ -35,19 +37,34 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--outcome", default="human", help=f"every call's fate: {outcomes}")
     p.add_argument("--engine-routing", action="store_true", help="hold for the engine")
     p.add_argument("--agents", default="", help="agents logged in at start: 1001,1002")
+    p.add_argument(
+        "--audio-corpus",
+        help="stream clips of this corpus (clips/ + manifest.csv) to the AudioSocket server"
+        " of calls sent to dialer-outbound,engine (simulator/ami_audio.py)",
+    )
+    p.add_argument(
+        "--audiosocket",
+        default="127.0.0.1:9092",
+        help="the dialplan's DIALER_AS_SERVER, host:port (default 127.0.0.1:9092)",
+    )
     return p.parse_args(argv)
 
 
-async def _serve(args: argparse.Namespace, model: TrafficModel | None) -> None:
+async def _serve(
+    args: argparse.Namespace, model: TrafficModel | None, audio: CallAudio | None
+) -> None:
     emu = AmiEmulator(
         host=args.host,
         port=args.port,
         username=args.username,
         secret=os.environ.get("AMI_EMULATOR_SECRET", "secret"),
         time_scale=args.time_scale,
-        dialplan=DialplanConfig(engine_routing=args.engine_routing),
+        dialplan=DialplanConfig(
+            engine_routing=args.engine_routing, audiosocket_server=args.audiosocket
+        ),
         default_script=CallScript(Outcome(args.outcome)),
         model=model,
+        audio=audio,
     )
     async with emu:
         for agent in filter(None, args.agents.split(",")):
@@ -66,11 +83,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = None
         if args.scenario:
             model = TrafficModel(load_scenario(args.scenario), seed=args.seed)
+        DialplanConfig(audiosocket_server=args.audiosocket)  # ValueError if not host:port
+        audio = None
+        if args.audio_corpus:
+            audio = CallAudio(Path(args.audio_corpus), seed=args.seed or 0)
     except (ValueError, ConfigError) as exc:
         print(f"ami_emulator: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(args, model))
+        asyncio.run(_serve(args, model, audio))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

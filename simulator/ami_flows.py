@@ -8,13 +8,19 @@ are left out and the ``;1`` Hangup carries the far end's real cause.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
+import uuid
 
 from simulator import ami_events as ev
+from simulator.ami_audiosocket import StreamEnd, StreamRecord, stream_call
 from simulator.ami_bridges import BUSY_STATE, DOWN, RING, RINGING, UP, BridgingPbx
-from simulator.ami_calls import Call
+from simulator.ami_calls import Call, parse_server
 from simulator.ami_events import Bridge, Channel
 from simulator.ami_scripts import FAILURES, CallScript, Outcome
+
+log = logging.getLogger("simulator.ami_emulator")
 
 
 def _in_conference(ch: Channel) -> bool:
@@ -84,6 +90,10 @@ class Pbx(BridgingPbx):
                 exten=target_exten,
                 created=now,
             )
+        audio = self.audio
+        if audio is not None and report and not application and context == self.plan.amd_context:
+            # The far end's audio (a corpus clip matching the outcome) and what it implies.
+            script = audio.for_call(script)
         call = Call(self.new_call_id(), one, two, script.resolved())
         call.action_id, call.report, call.dial_string = action_id, report, dial
         call.reported_uid = channel_id or None
@@ -227,9 +237,11 @@ class Pbx(BridgingPbx):
         one.goto(context, exten, 1)
         if context == p.amd_context:
             call.handler = call.handler or p.hangup_handler
-        if context == p.amd_context and exten == p.engine_exten:
-            # Our detector's TryExec(AudioSocket()): the emulator runs no AudioSocket
-            # server, so it fails as in as_server_down_tryexec (12 ms) and AMD() decides.
+        if context == p.amd_context and exten == p.engine_exten and self.audio is not None:
+            self._audiosocket_start(call)
+        elif context == p.amd_context and exten == p.engine_exten:
+            # Our detector's TryExec(AudioSocket()) without audio to stream: it fails as
+            # in as_server_down_tryexec (12 ms) and AMD() decides.
             one.app, one.app_data = "TryExec", "AudioSocket"
             self.later(call, 0.012, self._audiosocket_failed, call)
         elif context == p.amd_context:
@@ -297,6 +309,83 @@ class Pbx(BridgingPbx):
         call.in_amd = True
         one.app, one.app_data = "AMD", ""
         self.later(call, call.script.amd_delay or 0.0, self._verdict, call)
+
+    def _audiosocket_start(self, call: Call) -> None:
+        """``TryExec(AudioSocket(${DIALER_AS_UUID},${DIALER_AS}))`` with the call's clip
+        streamed to the server (``simulator.ami_audiosocket``)."""
+        assert self.audio is not None
+        one, p = call.one, self.plan
+        text = one.variables.get("DIALER_AS_UUID", "")
+        server = one.variables.get("DIALER_AS_SERVER") or p.audiosocket_server
+        one.app, one.app_data = "AudioSocket", f"{text},{server}"
+        try:
+            call_uuid = uuid.UUID(text)
+            host, port = parse_server(server)
+        except ValueError as exc:
+            # as_bad_uuid: no TCP connect; TryExec goes on with FAILED at once (0.3 ms).
+            log.warning("AudioSocket on %s: %s", one.name, exc)
+            self.later(call, 0.0003, self._audiosocket_failed, call)
+            return
+        name = call.script.clip
+        clip = None if name is None else self.audio.clip(name)
+        record = StreamRecord(
+            call=one.variables.get(p.call_var, ""),
+            as_uuid=text,
+            server=server,
+            clip=None if clip is None else clip.name,
+            label=None if clip is None else clip.label,
+        )
+        self.streams.append(record)
+        task = self.loop.create_task(
+            stream_call(
+                record,
+                host=host,
+                port=port,
+                call_uuid=call_uuid,
+                samples=None if clip is None else self.audio.samples(clip),
+                time_scale=self.scale,
+                idle_timeout=self.audio_idle_timeout,
+            )
+        )
+        call.plan_timers.append(task)
+        task.add_done_callback(lambda t: self._audiosocket_returned(call, t, record))
+
+    def _audiosocket_returned(
+        self, call: Call, task: asyncio.Task[StreamEnd], record: StreamRecord
+    ) -> None:
+        # A task no longer in the plan was cut by a hangup/Redirect: the dialplan moved on.
+        if task.cancelled() or call.done or task not in call.plan_timers:
+            return
+        call.plan_timers.remove(task)
+        exc = task.exception()
+        if exc is not None:
+            log.error("AudioSocket on %s failed inside the emulator: %r", call.one.name, exc)
+            self._audiosocket_failed(call)
+            return
+        end = task.result()
+        if end.succeeded:
+            self._audiosocket_succeeded(call)
+            return
+        # Asterisk's own log line for the failure (fixtures README), then the fallback.
+        log.info("AudioSocket on %s: %s (%s)", call.one.name, record.detail, end)
+        if end is StreamEnd.REFUSED:
+            # as_server_down_tryexec: TRYSTATUS=FAILED 12 ms after the app started (a
+            # loopback refusal here is immediate; Asterisk reports it ~11 ms later).
+            self.later(call, 0.012, self._audiosocket_failed, call)
+            return
+        self._audiosocket_failed(call)
+
+    def _audiosocket_succeeded(self, call: Call) -> None:
+        # extensions_dialer.conf engine,n: UserEvent AudioSocketDone (TryStatus SUCCESS),
+        # then dialer-outbound,hold: Wait(DIALER_HOLD) for the engine's Redirect or Hangup;
+        # AMDSTATUS is unset after our detector, so a call nobody routed is abandoned.
+        one = call.one
+        uuid_text = one.variables.get("DIALER_AS_UUID", "")
+        self.varset(one, "TRYSTATUS", "SUCCESS")
+        pairs = [*self._ids(call), ("AsUUID", uuid_text), ("TryStatus", "SUCCESS")]
+        self.user_event(one, "AudioSocketDone", pairs)
+        one.goto(self.plan.amd_context, "hold", 1)
+        self.wait(call, self.plan.hold, lambda: self._abandon(call))
 
     def _audiosocket_done(self, call: Call) -> None:
         one = call.one

@@ -36,6 +36,8 @@ class Outcome(StrEnum):
     ANSWER_HANGUP = "answer_hangup"  # answer_hangup: gone before AMD decides: HANGUP
     DEAD_AIR = "dead_air"  # deadair: silent frames, MACHINE/INITIALSILENCE
     DEAD_AIR_NOMEDIA = "dead_air_nomedia"  # deadair_nomedia: no frames, NOTSURE/TOOLONG
+    FAX = "fax"  # as_fax: a fax machine answers (CED + V.21, dev-0030)
+    SIT = "sit"  # a network announcement with special information tones answers
 
 
 # Outcomes that never answer: OriginateResponse Failure.
@@ -81,6 +83,13 @@ _DEFAULTS: dict[Outcome, _Defaults] = {
     Outcome.DEAD_AIR: _Defaults(0.0, 2.978, "MACHINE", "INITIALSILENCE-2500-2500", 30.0),
     # deadair_nomedia: NOTSURE/TOOLONG-4900 at 5.010 s; Wait(12) then hang up
     Outcome.DEAD_AIR_NOMEDIA: _Defaults(0.0, 5.010, "NOTSURE", "TOOLONG-4900", 12.0),
+    # as_fax was captured over AudioSocket only, so AMD()'s verdict on a fax is not in the
+    # fixtures: these are the faithful AMD() port's (telephony/amd/asterisk_amd.py) on the
+    # same clip, dev-0030: MACHINE/LONGGREETING at 2.06 s. A fax machine hangs up after
+    # its CED/CNG retries (~35 s, ITU-T T.30 T1); an announcement ends in ~10 s.
+    Outcome.FAX: _Defaults(0.0, 2.06, "MACHINE", "LONGGREETING-1500-1500", 35.0),
+    # SIT: the port on dev-0009 (the corpus's first SIT clip): MACHINE/LONGGREETING at 2.0 s.
+    Outcome.SIT: _Defaults(0.0, 2.0, "MACHINE", "LONGGREETING-1500-1500", 10.0),
 }
 
 
@@ -102,6 +111,10 @@ class CallScript:
       ``WaitForSilence`` waits for before the machine message); ``None``: 1.5 s.
     - ``language``: the channels' ``Language`` from the answer on (machine_es sets
       ``CHANNEL(language)=es`` before answering; Local copies it to ``;1``).
+    - ``clip``: the corpus clip the far end plays into an AudioSocket stream (the
+      manifest's ``file``, e.g. ``clips/dev-0017.wav``, or its stem ``dev-0017``);
+      ``None``: the emulator's ``CallAudio`` picks one matching ``outcome`` (seeded).
+      Only used when the emulator has audio (``simulator.ami_audio``).
     """
 
     outcome: Outcome
@@ -113,8 +126,11 @@ class CallScript:
     talk: float | None = None
     beep_after: float | None = None
     language: str = "en"
+    clip: str | None = None
 
     def __post_init__(self) -> None:
+        if self.clip is not None and not self.clip.strip():
+            raise ValueError("CallScript.clip must name a corpus clip, got an empty string")
         for name in ("ring", "amd_delay", "hangup_after", "talk", "beep_after"):
             value = getattr(self, name)
             if value is not None and (math.isnan(value) or value < 0):

@@ -80,6 +80,7 @@ class _Server:
     translator: AmiTranslator
     in_use: dict[str, int]  # trunk name -> calls holding a channel
     down_since: float | None = None
+    audiosocket_failing: bool = False  # the dialplan's TryExec(AudioSocket) last failed
 
 
 @dataclass(slots=True)
@@ -371,6 +372,8 @@ class AmiTelephony:
     def _feed(self, server: _Server, msg: AmiMessage) -> None:
         tr = server.translator
         self._emit(server, tr.feed(msg, self._now()))
+        if msg.get("UserEvent") == "AudioSocketDone" and "TryStatus" in msg:
+            self._audiosocket_status(server, msg)
         if tr.strays:
             for uid in tr.strays:
                 self.stats["strays_hung_up"] += 1
@@ -378,6 +381,20 @@ class AmiTelephony:
                             server.conn.label, uid)  # fmt: skip
                 self._send_quietly(server, {"Action": "Hangup", "Channel": uid, "Cause": "16"})
             tr.strays.clear()
+
+    def _audiosocket_status(self, server: _Server, msg: AmiMessage) -> None:
+        """Log once, clearly, when the dialplan falls back from our AudioSocket detector
+        to AMD() (extensions_dialer.conf: TRYSTATUS is not SUCCESS), and once when it
+        works again; not once per call."""
+        failed = msg.get("TryStatus") != "SUCCESS"
+        if failed and not server.audiosocket_failing:
+            log.warning("AMI %s: our AudioSocket detector is unreachable from Asterisk (call %s: "
+                        "TryExec(AudioSocket) %s); calls fall back to Asterisk's AMD() until it "
+                        "answers again", server.conn.label, msg.get("CallID", "?"),
+                        msg.get("TryStatus"))  # fmt: skip
+        elif not failed and server.audiosocket_failing:
+            log.info("AMI %s: our AudioSocket detector is reachable again", server.conn.label)
+        server.audiosocket_failing = failed
 
     def _emit(self, server: _Server, events: list[Out]) -> None:
         for ev in events:
