@@ -5,8 +5,10 @@ virtual clock that is held while the engine waits on the database
 (``simulator.held_loop``) and runs at ``speed`` times real time (0: as fast as
 possible). Its wall clock starts at the scenario's ``start``.
 
-``ami``: Asterisk over AMI; built by the AMI adapter's own module when it is merged.
-Until then asking for it is a ``ConfigError`` naming the key, never a silent fallback.
+``ami``: Asterisk over AMI (``telephony.ami.AmiTelephony``) on a real event loop and the
+real clock, with the servers of the configuration file's ``[ami]`` section; agents log in
+through their phones (their conference), and when a server's outbound extension is
+``engine`` our AudioSocket detector (``[audiosocket]``) serves the calls' audio.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from simulator.held_loop import HeldVirtualTimeLoop
 from simulator.ledger import Ledger
 from simulator.scenario import Scenario, load_scenario
 from simulator.telephony import SimTelephony
+from telephony.ami import AmiTelephony
+from telephony.ami_settings import AmiSettings
+from telephony.audiosocket_server import AudioSocketSettings
+from telephony.engine_amd import EngineAmd
 from telephony.port import Telephony
 
 BACKENDS = ("sim", "ami")
@@ -42,6 +48,8 @@ class BackendSettings:
     seed: int | None = None
     start: datetime | None = None  # sim: the engine's wall clock at start (tz-aware)
     countries: tuple[str, ...] = ()  # sim: whose working days ``sim_start`` looks for
+    ami: tuple[AmiSettings, ...] = ()  # ami: the servers ([ami] of the config file)
+    audiosocket: AudioSocketSettings | None = None  # ami: our detector's server
 
     def __post_init__(self) -> None:
         if self.kind not in BACKENDS:
@@ -63,6 +71,49 @@ class Backend:
 
     def telephony(self) -> Telephony:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    async def open(self) -> None:
+        """Connect whatever the backend needs, inside its running loop (default: nothing)."""
+
+    async def close(self) -> None:
+        """Undo ``open``."""
+
+
+class AmiBackend(Backend):
+    """Asterisk over AMI: one connection per ``[[ami.server]]``, real time."""
+
+    def __init__(
+        self,
+        servers: tuple[AmiSettings, ...],
+        audiosocket: AudioSocketSettings | None,
+        *,
+        start: datetime | None = None,
+    ) -> None:
+        # ``start``: the engine's wall clock at start; None is now (tests pin a weekday).
+        super().__init__(asyncio.new_event_loop(), start or datetime.now(UTC))
+        self._servers = servers
+        self._audiosocket = audiosocket
+        self._tel: AmiTelephony | None = None
+        self._amd: EngineAmd | None = None
+
+    def telephony(self) -> AmiTelephony:
+        if self._tel is None:
+            self._tel = AmiTelephony(self._servers)
+        return self._tel
+
+    async def open(self) -> None:
+        tel = self.telephony()
+        await tel.start()  # TelephonyError naming host:port (never the secret)
+        engine = any(s.outbound_exten == "engine" for s in self._servers)
+        if engine and self._audiosocket is not None:
+            self._amd = EngineAmd(tel, self._audiosocket)
+            await self._amd.start()
+
+    async def close(self) -> None:
+        if self._amd is not None:
+            await self._amd.close()
+        if self._tel is not None:
+            await self._tel.close()
 
 
 class SimBackend(Backend):
@@ -109,9 +160,11 @@ def _keep_pace(loop: asyncio.AbstractEventLoop, speed: float, *, step: float = 0
 def open_backend(settings: BackendSettings) -> Backend:
     """The backend ``settings`` name; bad files raise ``ConfigError``."""
     if settings.kind == "ami":
-        raise ConfigError(
-            "backend", "kind", "the AMI backend is not available in this build; use 'sim'"
-        )
+        if not settings.ami:
+            raise ConfigError(
+                "backend", "ami", "no Asterisk server: give --config with an [ami] section"
+            )
+        return AmiBackend(settings.ami, settings.audiosocket, start=settings.start)
     assert settings.scenario is not None
     scenario = load_scenario(settings.scenario)
     if settings.seed is not None:

@@ -52,6 +52,8 @@ from dialer.status_view import (
 from dialer.store import AlreadyExists, CampaignStatus, NotFound, Store, StoreError
 from dialer.store.settings import StoreSettings, settings_for
 from pacing.registry import PACERS
+from telephony.ami_config import AmiConfig
+from telephony.audiosocket_server import AudioSocketSettings
 
 EXIT_FAIL = 1
 EXIT_USAGE = 2
@@ -279,6 +281,20 @@ def _services(args: argparse.Namespace) -> ServicesFn | None:
     return start
 
 
+def _ami_backend(args: argparse.Namespace) -> dict[str, Any]:
+    """``--backend ami``: the servers of the ``--config`` file's [ami] section and its
+    [audiosocket] server (our detector, for servers whose outbound extension is engine)."""
+    if args.backend != "ami":
+        return {}
+    if args.config is None:
+        raise UsageError("--backend ami needs --config FILE with an [ami] section")
+    config = load_config(args.config)
+    servers = config.section(AmiConfig).servers
+    if not servers:
+        raise ConfigError(str(args.config), "ami", "no [ami] section: name your servers")
+    return {"ami": servers, "audiosocket": config.section(AudioSocketSettings)}
+
+
 def _announce(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -300,6 +316,7 @@ def _start(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 start=parse_when(args.sim_start, "--start"),
                 countries=asyncio.run(_regions(settings, args.names)),
+                **_ami_backend(args),
             )
         )
         if args.duration is not None and not args.duration > 0:

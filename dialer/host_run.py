@@ -26,7 +26,7 @@ from dialer.backends import Backend, SimBackend
 from dialer.campaign_config import plan_campaign
 from dialer.campaign_host import CampaignHost, HostedCampaign, HostSettings
 from dialer.clock import Clock
-from dialer.errors import ConfigError, DialerError
+from dialer.errors import ConfigError, DialerError, TelephonyError
 from dialer.ids import AgentId, CallId
 from dialer.leads import AttemptResult, DialTarget, LeadSupply
 from dialer.ops_db import StoreControl, ensure_tables
@@ -37,6 +37,7 @@ from dialer.store.policy_config import policy_for
 from dialer.store.supply import StoreLeadSupply
 from dialer.telephony_mux import TelephonyMux
 from simulator.held_loop import clock_hold
+from telephony.presence import AgentJoined, AgentPresence
 
 log = logging.getLogger("dialer.host_run")
 
@@ -163,42 +164,109 @@ async def _main(  # noqa: PLR0917 - private glue
                     await keeper.release()
             outcome.status, outcome.error = 2, error
             return outcome
-        with clock_hold(loop):
-            host, floor = await _build(store, names, backend, worker, hs, leases)
-        if on_host is not None:
-            on_host(host, store)
-        close_services = None
-        if services is not None:
-            with clock_hold(loop):
-                close_services = await services(host, store)
-        _install_signals(loop, host)
-        if on_frame is not None:
-            _frames(loop, host, floor=floor, on_frame=on_frame, every=frame_every, backend=backend)
-        if floor is not None:
-            floor.start()
         try:
-            await host.run(until=until)
-        finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
-            if close_services is not None:
-                with clock_hold(loop):
-                    await close_services()
+            with clock_hold(loop):
+                await backend.open()
+        except TelephonyError as exc:  # the PBX is unreachable or refused the login
             with clock_hold(loop):
                 for keeper in leases.values():
                     await keeper.release()
-        if floor is not None:
-            outcome.dispositions = {c: dict(n) for c, n in floor.counts.items()}
-        outcome.live = {n: host.live_numbers(n) for n in names}
-        if host.failures:
-            outcome.status = 1
-            outcome.error = "; ".join(f"campaign {n}: {why}" for n, why in host.failures.items())
-        if on_frame is not None:
-            on_frame(host, {} if floor is None else floor.counts)
-        return outcome
+            outcome.status, outcome.error = 2, str(exc)
+            return outcome
+        try:
+            with clock_hold(loop):
+                host, floor = await _build(store, names, backend, worker, hs, leases)
+            return await _serve(
+                store,
+                names,
+                backend,
+                host,
+                floor,
+                until,
+                on_frame,
+                frame_every,
+                on_host,
+                services,
+                outcome,
+                leases,
+            )
+        finally:
+            with clock_hold(loop):
+                await backend.close()
     finally:
         with clock_hold(loop):
             await store.close()
+
+
+async def _serve(  # noqa: PLR0917 - private glue, split from _main for the backend's close
+    store: Store,
+    names: Sequence[str],
+    backend: Backend,
+    host: CampaignHost,
+    floor: SimFloor | None,
+    until: float | None,
+    on_frame: FrameFn | None,
+    frame_every: float,
+    on_host: HostFn | None,
+    services: ServicesFn | None,
+    outcome: HostOutcome,
+    leases: Mapping[str, LeaseKeeper],
+) -> HostOutcome:
+    loop = asyncio.get_running_loop()
+    if on_host is not None:
+        on_host(host, store)
+    close_services = None
+    if services is not None:
+        with clock_hold(loop):
+            close_services = await services(host, store)
+    presence = _follow_presence(backend, host)
+    _install_signals(loop, host)
+    if on_frame is not None:
+        _frames(loop, host, floor=floor, on_frame=on_frame, every=frame_every, backend=backend)
+    if floor is not None:
+        floor.start()
+    try:
+        await host.run(until=until)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if presence is not None:
+            presence.cancel()
+        if close_services is not None:
+            with clock_hold(loop):
+                await close_services()
+        with clock_hold(loop):
+            for keeper in leases.values():
+                await keeper.release()
+    if floor is not None:
+        outcome.dispositions = {c: dict(n) for c, n in floor.counts.items()}
+    outcome.live = {n: host.live_numbers(n) for n in names}
+    if host.failures:
+        outcome.status = 1
+        outcome.error = "; ".join(f"campaign {n}: {why}" for n, why in host.failures.items())
+    if on_frame is not None:
+        on_frame(host, {} if floor is None else floor.counts)
+    return outcome
+
+
+def _follow_presence(backend: Backend, host: CampaignHost) -> asyncio.Task[None] | None:
+    """Agents whose phones join their conference are logged in to the host (which picks
+    their campaign); leaving it logs them out (AMI backend: ``telephony.presence``)."""
+    tel = backend.telephony()
+    if not isinstance(tel, AgentPresence):
+        return None
+
+    async def follow() -> None:
+        async for ev in tel.presence():
+            try:
+                if isinstance(ev, AgentJoined):
+                    host.login(ev.agent)
+                else:
+                    host.logout(ev.agent)
+            except DialerError as exc:  # not assigned here, or mid-call: say so, go on
+                log.warning("agent %s %s: %s", ev.agent, type(ev).__name__, exc)
+
+    return asyncio.ensure_future(follow())
 
 
 async def _prepare(
