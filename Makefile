@@ -38,7 +38,8 @@ demo: $(STAMP)
 	$(DIALER) agents add S01 S02 S03 S04 --campaign early --campaign late \
 		--db $(DEMO_DB) >> $(DEMO)/agent-tokens.txt
 	$(DIALER) agents list --db $(DEMO_DB)
-	$(DIALER) campaign start early late --speed $(DEMO_SPEED) --for $(DEMO_SECONDS) --db $(DEMO_DB)
+	$(DIALER) campaign start early late --speed $(DEMO_SPEED) --for $(DEMO_SECONDS) \
+		--api-port 0 --metrics-port 0 --db $(DEMO_DB)
 	$(DIALER) report early --db $(DEMO_DB)
 	$(DIALER) report late --db $(DEMO_DB)
 
