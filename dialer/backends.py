@@ -14,7 +14,6 @@ through their phones (their conference), and when a server's outbound extension 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from dialer.errors import ConfigError
 from simulator.held_loop import HeldVirtualTimeLoop
 from simulator.ledger import Ledger
+from simulator.run import keep_pace
 from simulator.scenario import Scenario, load_scenario
 from simulator.telephony import SimTelephony
 from telephony.ami import AmiTelephony
@@ -128,7 +128,7 @@ class SimBackend(Backend):
         self.ledger = Ledger(duration=scenario.duration)
         self._tel: SimTelephony | None = None
         if speed > 0:
-            _keep_pace(loop, speed)
+            keep_pace(loop, speed)
 
     def telephony(self) -> SimTelephony:
         """The simulated PBX (created once, inside the running loop)."""
@@ -141,20 +141,6 @@ class SimBackend(Backend):
                 t0=self.loop.time(),
             )
         return self._tel
-
-
-def _keep_pace(loop: asyncio.AbstractEventLoop, speed: float, *, step: float = 0.05) -> None:
-    """Hold virtual time to at most ``speed`` x real time (the clock stays virtual)."""
-    real0 = time.monotonic()
-    v0 = loop.time()
-
-    def pace() -> None:
-        ahead = (loop.time() - v0) / speed - (time.monotonic() - real0)
-        if ahead > 0:
-            time.sleep(ahead)
-        loop.call_at(loop.time() + step * speed, pace)
-
-    loop.call_soon(pace)
 
 
 def open_backend(settings: BackendSettings) -> Backend:

@@ -71,7 +71,7 @@ def run_scenario(
         mode = pacer_name  # e.g. --pacer progressive reserves calls: it is that mode
     loop = VirtualTimeLoop()
     if speed > 0:
-        _keep_pace(loop, speed)
+        keep_pace(loop, speed)
     wall0 = time.perf_counter()
     try:
         ledger = loop.run_until_complete(
@@ -99,7 +99,7 @@ def run_scenario(
     return result
 
 
-def _keep_pace(loop: VirtualTimeLoop, speed: float, *, step: float = 0.05) -> None:
+def keep_pace(loop: asyncio.AbstractEventLoop, speed: float, *, step: float = 0.05) -> None:
     """Hold virtual time to ``speed`` × real time, for a person watching.
 
     The clock stays virtual, so the engine's own compute time never counts as
