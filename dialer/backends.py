@@ -21,7 +21,7 @@ from pathlib import Path
 import holidays
 import numpy as np
 
-from dialer.errors import ConfigError
+from dialer.errors import ConfigError, TelephonyError
 from simulator.held_loop import HeldVirtualTimeLoop
 from simulator.ledger import Ledger
 from simulator.run import keep_pace
@@ -105,9 +105,19 @@ class AmiBackend(Backend):
         tel = self.telephony()
         await tel.start()  # TelephonyError naming host:port (never the secret)
         engine = any(s.outbound_exten == "engine" for s in self._servers)
-        if engine and self._audiosocket is not None:
+        audiosocket = self._audiosocket
+        if engine and audiosocket is None:
+            audiosocket = AudioSocketSettings()  # a server's extension needs our detector
+        if audiosocket is not None:
+            self._audiosocket = audiosocket
             self._amd = EngineAmd(tel, self._audiosocket)
-            await self._amd.start()
+            try:
+                await self._amd.start()
+            except OSError as exc:
+                self._amd = None
+                await tel.close()
+                where = f"{audiosocket.host}:{audiosocket.port}"
+                raise TelephonyError(f"AudioSocket server cannot listen on {where}: {exc}") from exc
 
     async def close(self) -> None:
         if self._amd is not None:

@@ -81,7 +81,7 @@ def plan_campaign(name: str, mode: str, data: Mapping[str, Any]) -> CampaignPlan
         default = field.default
         if key == "max_lines":
             ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
-        elif key == "machine_prompt":
+        elif key in ("machine_prompt", "amd"):
             ok = value is None or isinstance(value, str)
         else:
             ok = _type_ok(value, default)

@@ -76,6 +76,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     create.add_argument("--connect-deadline", type=float, metavar="S", help="default 2.0")
     create.add_argument("--no-answer-timeout", type=float, metavar="S", help="default 25")
     create.add_argument("--max-lines", type=int, metavar="N", help="trunk channels (no cap)")
+    create.add_argument(
+        "--amd",
+        choices=("asterisk", "engine"),
+        help="answering-machine detection: Asterisk's AMD() or our detector (AudioSocket);"
+        " default: the Asterisk server's outbound extension",
+    )
     create.add_argument("--dial-level", type=float, metavar="X", help="ratio mode (2.0)")
     create.add_argument("--region", default="US", help="default phone region (ISO code)")
     add_db_argument(create)
@@ -225,6 +231,8 @@ def _create(args: argparse.Namespace) -> int:
             settings[key] = getattr(args, key)
     if args.max_lines is not None:
         settings["max_lines"] = args.max_lines
+    if args.amd is not None:
+        settings["amd"] = args.amd
     if args.dial_level is not None:
         settings["dial_level"] = args.dial_level
     try:
@@ -292,7 +300,24 @@ def _ami_backend(args: argparse.Namespace) -> dict[str, Any]:
     servers = config.section(AmiConfig).servers
     if not servers:
         raise ConfigError(str(args.config), "ami", "no [ami] section: name your servers")
-    return {"ami": servers, "audiosocket": config.section(AudioSocketSettings)}
+    # Our detector's server runs when a server's extension or a campaign asks for it
+    # ([audiosocket] in the file, or a campaign created with --amd engine).
+    wanted = "audiosocket" in config.sections or asyncio.run(_engine_amd(args))
+    return {
+        "ami": servers,
+        "audiosocket": config.section(AudioSocketSettings) if wanted else None,
+    }
+
+
+async def _engine_amd(args: argparse.Namespace) -> bool:
+    store = await Store.open(settings_for(args.db, auto_migrate=True))
+    try:
+        infos = [await store.get_campaign(name) for name in args.names]
+    except NotFound:
+        return False  # reported with its name when the host prepares the campaigns
+    finally:
+        await store.close()
+    return any(info.settings.get("amd") == "engine" for info in infos)
 
 
 def _announce(text: str) -> None:

@@ -471,7 +471,7 @@ class CampaignRunner:
                 number=target.number,
                 ring_timeout=self.settings.no_answer_timeout,
                 reserved_for=reserved_for,
-                variables={"DIALER_CALL": call_id, "DIALER_LEAD": target.lead},
+                variables=self._variables(call_id, target),
             )
             await self._tel.originate(request)
         except TelephonyError as exc:
@@ -479,6 +479,12 @@ class CampaignRunner:
             if isinstance(exc, TelephonyUnavailable):
                 self._backend_back_at = self._clock.now() + BACKEND_RETRY
             await self._on_failed(CallFailed(call_id, self._clock.now(), FailCause.ERROR))
+
+    def _variables(self, call_id: CallId, target: DialTarget) -> dict[str, str]:
+        out = {"DIALER_CALL": call_id, "DIALER_LEAD": target.lead}
+        if self.settings.amd is not None:  # the campaign's detector (telephony.ami)
+            out["DIALER_AMD"] = self.settings.amd
+        return out
 
     # ------------------------------------------------------------------ events
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from dialer.errors import ConfigError
 from dialer.ids import CampaignId
 
+AMD_CHOICES = ("asterisk", "engine")
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CampaignSettings:
@@ -30,6 +32,9 @@ class CampaignSettings:
     tick_interval: float = 0.25  # the runner decides at least this often (engine seconds)
     min_tick_interval: float = 0.25  # and at most this often, however many events arrive
     lead_retry_interval: float = 30.0  # re-ask an empty lead supply after this long
+    # Answering-machine detection: "asterisk" (the dialplan's AMD()) or "engine" (our
+    # detector over AudioSocket); None: the Asterisk server's outbound_exten decides.
+    amd: str | None = None
 
     def __post_init__(self) -> None:
         src = f"campaign {self.campaign}"
@@ -41,5 +46,7 @@ class CampaignSettings:
             raise ConfigError(src, "no_answer_timeout", "must be > 0 seconds")
         if self.max_lines is not None and self.max_lines < 1:
             raise ConfigError(src, "max_lines", "must be a positive number of channels")
+        if self.amd is not None and self.amd not in AMD_CHOICES:
+            raise ConfigError(src, "amd", f"expected one of {', '.join(AMD_CHOICES)}")
         if not 0 < self.min_tick_interval <= self.tick_interval:
             raise ConfigError(src, "tick_interval", "need 0 < min_tick_interval <= tick_interval")

@@ -94,6 +94,11 @@ class _Placed:
     watchdog: asyncio.TimerHandle | None = None
 
 
+# The campaign's detector (CampaignSettings.amd, sent as DIALER_AMD) -> the outbound
+# extension of asterisk/extensions_dialer.conf that runs it.
+_AMD_EXTEN = {"asterisk": "amd", "engine": "engine"}
+
+
 class AmiTelephony:
     """The production telephony backend. ``await start()`` before use, ``close()`` after."""
 
@@ -204,7 +209,7 @@ class AmiTelephony:
             "ChannelId": uid,
             "OtherChannelId": f"{uid}-b",
             "Context": s.outbound_context,
-            "Exten": s.outbound_exten,
+            "Exten": _AMD_EXTEN.get(variables.get("DIALER_AMD", ""), s.outbound_exten),
             "Priority": "1",
             "Timeout": str(max(1, round(request.ring_timeout * 1000))),
             "Variable": [f"{k}={v}" for k, v in variables.items()],
