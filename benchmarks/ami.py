@@ -36,6 +36,7 @@ import math
 import os
 import re
 import resource
+import secrets
 import subprocess
 import sys
 import time
@@ -61,7 +62,10 @@ from telephony.port import Originate
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSCRIPTS = ROOT.parent / "shared" / "fixtures" / "asterisk-ami" / "transcripts"
-SECRET = "bench-secret"
+# This run's emulator and adapter share it; the emulator's process gets it through its
+# environment (never its command line, which ps shows).
+SECRET_ENV = "DIALER_BENCH_AMI_SECRET"
+SECRET = os.environ.get(SECRET_ENV) or secrets.token_hex(16)
 _HEAD = re.compile(r"^### \+(\d+\.\d+) (>>> sent|<<< recv)\n", re.M)
 
 
@@ -215,7 +219,12 @@ class _Emulator:
     def __init__(self, agents: int, script: str) -> None:
         cmd = [sys.executable, "-m", "benchmarks.ami", "--serve", str(agents), script]
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            cmd,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, SECRET_ENV: SECRET},
         )
         assert self.proc.stdout is not None
         self.port = int(self.proc.stdout.readline())

@@ -50,7 +50,8 @@ async def _client(emu: AmiEmulator, events: str, counter: _Counter) -> asyncio.S
     r, w = await asyncio.open_connection(emu.host, emu.port)
     await r.readline()
     w.write(
-        f"Action: Login\r\nUsername: dialer\r\nSecret: secret\r\nEvents: {events}\r\n\r\n".encode()
+        f"Action: Login\r\nUsername: dialer\r\nSecret: {emu.secret}\r\n"
+        f"Events: {events}\r\n\r\n".encode()
     )
 
     async def read() -> None:

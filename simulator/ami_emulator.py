@@ -6,14 +6,14 @@ values of ``shared/fixtures/asterisk-ami/transcripts`` (see ``docs/ami-emulator.
 
 Python API (stable; the AMI adapter's tests build on it)::
 
-    emu = AmiEmulator(host="127.0.0.1", port=0, username="dialer", secret="secret",
+    emu = AmiEmulator(host="127.0.0.1", port=0, username="dialer", secret=None,  # random
                       time_scale=1.0, dialplan=DialplanConfig(),  # engine_routing=True: prod
                       default_script=CallScript(Outcome.HUMAN),
                       model=None,               # or TrafficModel(scenario, seed=None)
                       order_seed=None,          # int: shuffle what varies in real runs
                       audio=None)               # CallAudio(corpus, seed): AudioSocket streams
     await emu.start(); ...; await emu.stop()    # or: async with AmiEmulator() as emu:
-    emu.host, emu.port
+    emu.host, emu.port, emu.secret           # secret=None: a random one for this instance
 
     # what the far end does, first match wins: ChannelId, ActionID, queued, number,
     # model, default
@@ -168,7 +168,7 @@ class AmiEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         username: str = "dialer",
-        secret: str = "secret",
+        secret: str | None = None,
         dialplan: DialplanConfig | None = None,
         time_scale: float = 1.0,
         default_script: CallScript | None = None,
@@ -184,7 +184,8 @@ class AmiEmulator:
                 f"time_scale must be > 0 (wall seconds per modelled second), got {time_scale!r}"
             )
         self.host, self.port = host, port
-        self.username, self._secret = username, secret
+        # No built-in secret: a random one per instance unless the caller gives one.
+        self.username, self._secret = username, secret or secrets.token_hex(16)
         self.dialplan = dialplan or DialplanConfig()
         self.time_scale = time_scale
         self.banner_version = banner_version
@@ -209,6 +210,11 @@ class AmiEmulator:
         self._pbx: Pbx | None = None
         self.booted_at = clock()
         self._model_t0 = 0.0
+
+    @property
+    def secret(self) -> str:
+        """The login secret clients must present (kept out of ``repr`` and logs)."""
+        return self._secret
 
     def __repr__(self) -> str:  # never the secret
         return f"AmiEmulator(host={self.host!r}, port={self.port}, username={self.username!r})"

@@ -1,7 +1,8 @@
 """``python -m simulator.ami_emulator``: run the AMI emulator as a standalone server.
 
-The secret comes from the ``AMI_EMULATOR_SECRET`` environment variable (default
-``secret``), never from the command line, where ``ps`` would show it.
+The secret comes from the ``AMI_EMULATOR_SECRET`` environment variable, never from the
+command line, where ``ps`` would show it; unset, a random one is made for the run and
+printed once at start (this is a loopback test server, and its client needs it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m simulator.ami_emulator",
         description="Run the AMI emulator until interrupted (Ctrl-C). The secret is read "
-        "from the AMI_EMULATOR_SECRET environment variable (default: secret).",
+        "from the AMI_EMULATOR_SECRET environment variable (unset: a random one, printed).",
     )
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=5038, help="TCP port; 0 picks a free one")
@@ -57,7 +58,7 @@ async def _serve(
         host=args.host,
         port=args.port,
         username=args.username,
-        secret=os.environ.get("AMI_EMULATOR_SECRET", "secret"),
+        secret=os.environ.get("AMI_EMULATOR_SECRET") or None,
         time_scale=args.time_scale,
         dialplan=DialplanConfig(
             engine_routing=args.engine_routing, audiosocket_server=args.audiosocket
@@ -70,6 +71,8 @@ async def _serve(
         for agent in filter(None, args.agents.split(",")):
             emu.agent_login(agent.strip())
         print(f"AMI emulator listening on {emu.host}:{emu.port}", flush=True)
+        if not os.environ.get("AMI_EMULATOR_SECRET"):
+            print(f"AMI secret for this run: {emu.secret}", file=sys.stderr, flush=True)
         await asyncio.Event().wait()
 
 

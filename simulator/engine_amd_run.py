@@ -56,7 +56,7 @@ async def run_engine_campaign(
     machine_prompt: str | None = "dialer-machine",
     seed: int = 5,
     timeout: float = 120.0,
-    secret: str = "engine-amd-run",
+    secret: str | None = None,
 ) -> EngineRun:
     """``server``: where the dialplan's AudioSocket() connects (``None``: our engine's
     server; a closed port plays the unreachable case)."""
@@ -65,7 +65,7 @@ async def run_engine_campaign(
     await emu.start()
     trunk = Trunk(name="carrier", template="PJSIP/{number}@carrier", channels=10_000)
     settings = AmiSettings(
-        host=emu.host, port=emu.port, secret=secret, outbound_exten="engine", trunks=(trunk,)
+        host=emu.host, port=emu.port, secret=emu.secret, outbound_exten="engine", trunks=(trunk,)
     )
     tel = AmiTelephony([settings])
     engine = EngineAmd(tel, AudioSocketSettings(port=0))

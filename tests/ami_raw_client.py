@@ -21,6 +21,10 @@ def field(block: Block, key: str, default: str = "") -> str:
     return default
 
 
+# The secret the emulator is given in the tests that log in with this client.
+RAW_SECRET = "secret"
+
+
 class RawAmiClient:
     def __init__(self) -> None:
         self.banner = ""
@@ -101,7 +105,7 @@ class RawAmiClient:
         return await self.wait_for(pred, timeout=timeout)
 
     async def login(
-        self, username: str = "dialer", secret: str = "secret", events: str = "on"
+        self, username: str = "dialer", secret: str = RAW_SECRET, events: str = "on"
     ) -> Block:
         self.send(
             ("Action", "Login"),

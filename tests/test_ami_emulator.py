@@ -10,14 +10,14 @@ import pytest_asyncio
 
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
-from tests.ami_raw_client import RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field
 
 SCALE = 0.01  # 100x faster than real time: a 16 s call takes 0.16 s
 
 
 @pytest_asyncio.fixture
 async def emu() -> AsyncIterator[AmiEmulator]:
-    async with AmiEmulator(time_scale=SCALE) as e:
+    async with AmiEmulator(secret=RAW_SECRET, time_scale=SCALE) as e:
         yield e
 
 
@@ -84,7 +84,7 @@ async def test_actions_before_login_need_authentication(client: RawAmiClient) ->
 async def test_md5_challenge_login(client: RawAmiClient) -> None:
     client.send(("Action", "Challenge"), ("ActionID", "c"), ("AuthType", "md5"))
     challenge = field(await client.response("c"), "Challenge")
-    key = hashlib.md5((challenge + "secret").encode()).hexdigest()
+    key = hashlib.md5((challenge + RAW_SECRET).encode()).hexdigest()
     client.send(
         ("Action", "Login"),
         ("ActionID", "l"),
@@ -157,7 +157,9 @@ async def test_hangup_of_unknown_channel_is_an_error(client: RawAmiClient) -> No
 @pytest.mark.asyncio
 async def test_order_seed_moves_the_originate_response() -> None:
     script = CallScript(Outcome.HUMAN, ring=0.0, amd_delay=60.0)
-    async with AmiEmulator(time_scale=SCALE, order_seed=7, default_script=script) as emu:
+    async with AmiEmulator(
+        secret=RAW_SECRET, time_scale=SCALE, order_seed=7, default_script=script
+    ) as emu:
         c = RawAmiClient()
         await c.connect(emu.host, emu.port)
         await c.login(events="call")

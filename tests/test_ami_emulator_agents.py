@@ -10,7 +10,7 @@ import pytest_asyncio
 from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
-from tests.ami_raw_client import RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field
 
 SCALE = 0.02
 
@@ -18,7 +18,7 @@ SCALE = 0.02
 @pytest_asyncio.fixture
 async def emu() -> AsyncIterator[AmiEmulator]:
     plan = DialplanConfig(engine_routing=True)
-    async with AmiEmulator(time_scale=SCALE, dialplan=plan) as e:
+    async with AmiEmulator(secret=RAW_SECRET, time_scale=SCALE, dialplan=plan) as e:
         yield e
 
 

@@ -23,7 +23,7 @@ from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
 from telephony.audiosocket_protocol import Frame, FrameParser, Kind, build_frame
-from tests.ami_raw_client import RawAmiClient
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient
 from tests.ami_raw_client import field as hdr
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "amd-corpus" / "dev"
@@ -100,7 +100,7 @@ def audio() -> CallAudio:
 @pytest_asyncio.fixture
 async def emu(audio: CallAudio) -> AsyncIterator[AmiEmulator]:
     async with AmiEmulator(
-        time_scale=SCALE, dialplan=DialplanConfig.dialer_dialplan(), audio=audio
+        secret=RAW_SECRET, time_scale=SCALE, dialplan=DialplanConfig.dialer_dialplan(), audio=audio
     ) as e:
         yield e
 

@@ -10,14 +10,16 @@ import pytest_asyncio
 from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
-from tests.ami_raw_client import RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field
 
 SCALE = 0.02
 
 
 @pytest_asyncio.fixture
 async def pair() -> AsyncIterator[tuple[AmiEmulator, RawAmiClient]]:
-    async with AmiEmulator(time_scale=SCALE, dialplan=DialplanConfig.dialer_dialplan()) as emu:
+    async with AmiEmulator(
+        secret=RAW_SECRET, time_scale=SCALE, dialplan=DialplanConfig.dialer_dialplan()
+    ) as emu:
         c = RawAmiClient()
         await c.connect(emu.host, emu.port)
         await c.login(events="system,call,user")

@@ -14,7 +14,7 @@ from panoramisk import Manager
 
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
-from tests.ami_raw_client import RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field
 
 SCALE = 0.02
 # Calls that stay up (in AMD) for the whole test: one channel each on a trunk.
@@ -26,7 +26,7 @@ _OPEN: list[RawAmiClient] = []
 
 @pytest_asyncio.fixture
 async def emu() -> AsyncIterator[AmiEmulator]:
-    async with AmiEmulator(time_scale=SCALE, default_script=LONG_CALL) as e:
+    async with AmiEmulator(secret=RAW_SECRET, time_scale=SCALE, default_script=LONG_CALL) as e:
         yield e
         for c in _OPEN:
             await c.close()
@@ -163,7 +163,7 @@ async def test_panoramisk_connects_logs_in_pings_and_gets_events(emu: AmiEmulato
         host=emu.host,
         port=emu.port,
         username="dialer",
-        secret="secret",
+        secret=RAW_SECRET,
         ping_delay=60,
     )
     manager.register_event("*", lambda _mgr, event: events.append(event))
@@ -215,14 +215,14 @@ async def test_panoramisk_connects_logs_in_pings_and_gets_events(emu: AmiEmulato
 async def test_a_client_that_stops_reading_is_cut_off() -> None:
     # manager.conf writetimeout: Asterisk drops a session whose events pile up.
     script = CallScript(Outcome.HUMAN, ring=0.0, amd_delay=600.0)
-    async with AmiEmulator(default_script=script, write_timeout=1.0) as emu:
+    async with AmiEmulator(secret=RAW_SECRET, default_script=script, write_timeout=1.0) as emu:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, (emu.host, emu.port))
         reader, writer = await asyncio.open_connection(sock=sock)
         await reader.readline()
-        writer.write(b"Action: Login\r\nUsername: dialer\r\nSecret: secret\r\n\r\n")
+        writer.write(f"Action: Login\r\nUsername: dialer\r\nSecret: {RAW_SECRET}\r\n\r\n".encode())
         await writer.drain()
         await asyncio.sleep(0.05)  # logged in; from now on it never reads again
         c = await connected(emu)

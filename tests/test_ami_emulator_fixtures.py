@@ -31,7 +31,7 @@ from tests.ami_fixture import (
     parse_transcript,
     per_channel_order,
 )
-from tests.ami_raw_client import Block, RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, Block, RawAmiClient, field
 
 SCALE = 0.04  # wall seconds per captured second: the 20 s conference run takes 0.8 s
 
@@ -82,7 +82,7 @@ async def _replay(
     blocks = parse_transcript(TRANSCRIPTS / f"{name}.txt")
     variables = originate_variables(blocks)
     expected = [b.headers for b in blocks if not b.sent and comparable(b.headers, variables)]
-    async with AmiEmulator(time_scale=SCALE, order_seed=order_seed) as emu:
+    async with AmiEmulator(secret=RAW_SECRET, time_scale=SCALE, order_seed=order_seed) as emu:
         for exten, script in SCRIPTS.items():
             emu.script_number(exten, script)
         c = RawAmiClient()

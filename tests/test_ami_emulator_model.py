@@ -26,7 +26,7 @@ from simulator.ami_protocol import (
 )
 from simulator.ami_scripts import CallScript, Outcome, TrafficModel
 from simulator.scenario import load_scenario
-from tests.ami_raw_client import RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
 
@@ -111,7 +111,7 @@ def test_traffic_model_is_seeded_and_follows_the_scenario() -> None:
 
 @pytest_asyncio.fixture
 async def client() -> AsyncIterator[tuple[AmiEmulator, RawAmiClient]]:
-    async with AmiEmulator(time_scale=0.02) as emu:
+    async with AmiEmulator(secret=RAW_SECRET, time_scale=0.02) as emu:
         c = RawAmiClient()
         await c.connect(emu.host, emu.port)
         await c.login()
@@ -237,7 +237,7 @@ def test_framer_is_independent_of_chunking(blocks: list[list[tuple[str, str]]], 
 @pytest.mark.asyncio
 async def test_unscripted_calls_follow_the_traffic_model() -> None:
     model = _scenario_model(11)
-    async with AmiEmulator(time_scale=0.001, model=model) as emu:
+    async with AmiEmulator(secret=RAW_SECRET, time_scale=0.001, model=model) as emu:
         c = RawAmiClient()
         await c.connect(emu.host, emu.port)
         await c.login(events="call")
