@@ -283,13 +283,8 @@ class AgentApi:
             return _error(400, str(exc))
         try:
             await self._sink.record(agent_id, call, mine[1], disposition)
-        except DispositionError as exc:
+        except DialerError as exc:  # a DispositionError naming its field, or the store's
             return _error(400, str(exc))
-        except DialerError as exc:  # e.g. the store's own checks (the debt's currency)
-            field = getattr(exc, "field", None)
-            return _error(
-                400, f"{field}: {exc}" if field and not str(exc).startswith(field) else str(exc)
-            )
         if ready and current.state.value == "wrapup":
             try:
                 self._desk.finish_wrapup(agent_id)

@@ -25,6 +25,9 @@ _CUSTOM = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 class DispositionError(DialerError):
+    """A disposition is invalid (from the API's JSON or the service's request);
+    ``field`` names what was wrong."""
+
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field

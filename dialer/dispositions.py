@@ -30,21 +30,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from dialer.disposition import DispositionError
 from dialer.disposition_codes import STANDARD_CODES, DispositionCode
-from dialer.errors import DialerError
 from dialer.store import Store
 from dialer.store.models import Attempt, Campaign, Phone
 from dialer.store.outcomes import DispositionInput, apply_disposition
 from dialer.store.policy_config import policy_for
-
-
-class DispositionError(DialerError):
-    """A disposition request is invalid; ``field`` names what was wrong."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

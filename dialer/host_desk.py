@@ -23,10 +23,9 @@ from sqlalchemy import select
 from agents.state import Agent, AgentState
 from dialer.call_notices import CallNotice
 from dialer.campaign_host import CampaignHost
-from dialer.disposition import Disposition
+from dialer.disposition import Disposition, DispositionError
 from dialer.disposition_codes import STANDARD_CODES
 from dialer.dispositions import (
-    DispositionError,
     DispositionRequest,
     call_context,
     record_disposition,

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from dialer.call_notices import CallConnected, CallNotice
 from dialer.campaign_host import CampaignHost
-from dialer.disposition import Disposition
-from dialer.dispositions import DispositionError
+from dialer.disposition import Disposition, DispositionError
 from dialer.host_desk import HostDesk, StoreDispositions
 from dialer.host_run import start_host
 from dialer.store import Store
