@@ -2,8 +2,10 @@
 
 A file holds ``[campaign]`` (the ``CampaignSettings`` a file may set) and ``[pacing]``
 (``mode``, an optional ``pacer`` and one table of tunables per tunable pacer:
-``[pacing.predictive]``, ``[pacing.ratio]``). ``config.example.toml`` documents every key
-with its default. Only ``dialer simulate --config`` reads it so far.
+``[pacing.predictive]``, ``[pacing.ratio]``), and one section per service (``SECTIONS``:
+``[api]``, ``[metrics]``, ``[rules]``, ``[ami]``, ``[audiosocket]``, ``[store]``).
+``config.example.toml`` documents every key with its default. Read by ``dialer simulate
+--config`` and ``dialer campaign start --config``.
 
 Invariants:
 
@@ -28,6 +30,7 @@ Times are seconds; ratios are in 0..1.
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
 import math
 import types
@@ -38,22 +41,16 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, TypedDict
 
-from dialer.agent_api import ApiSettings
 from dialer.config_sections import parse_section
 from dialer.errors import ConfigError
 from dialer.ids import CampaignId
-from dialer.metrics import MetricsSettings
 from dialer.settings import CampaignSettings
-from dialer.store.settings import StoreSettings
 from dialer.toml_file import read_toml
 from pacing.base import Pacer
 from pacing.predictive import PredictivePacer
 from pacing.ratio import RatioPacer
 from pacing.registry import PACERS
 from pacing.registry import make_pacer as registry_make_pacer
-from rules.config import RulesConfig
-from telephony.ami_config import AmiConfig
-from telephony.audiosocket_server import AudioSocketSettings
 
 Scalar = bool | int | float | str
 
@@ -119,17 +116,27 @@ CAMPAIGN_KEYS: dict[str, type] = _campaign_keys()
 TUNABLES: dict[str, dict[str, Scalar]] = {
     name: _tunables(cls) for name, cls in PACER_CLASSES.items()
 }
-# Further sections: [name] -> the settings dataclass of the module it configures
-# (read by ``dialer.config_sections``). A section left out of the file is the class's
-# defaults.
-SECTIONS: dict[str, type[Any]] = {
-    "api": ApiSettings,
-    "metrics": MetricsSettings,
-    "rules": RulesConfig,
-    "ami": AmiConfig,
-    "audiosocket": AudioSocketSettings,
-    "store": StoreSettings,
+# Further sections: [name] -> "module:Class", the settings dataclass of the module it
+# configures (read by ``dialer.config_sections``). A section left out of the file is the
+# class's defaults. Named, not imported: a module is loaded only when a file has its
+# section, so `dialer simulate` does not pay for aiohttp, SQLAlchemy or the AMI stack.
+SECTIONS: dict[str, str] = {
+    "api": "dialer.agent_api:ApiSettings",
+    "metrics": "dialer.metrics:MetricsSettings",
+    "rules": "rules.config:RulesConfig",
+    "ami": "telephony.ami_config:AmiConfig",
+    "audiosocket": "telephony.audiosocket_server:AudioSocketSettings",
+    "store": "dialer.store.settings:StoreSettings",
 }
+
+
+def section_class(name: str) -> type[Any]:
+    """The settings class of section ``name`` (imports its module)."""
+    module, _, attr = SECTIONS[name].partition(":")
+    cls: type[Any] = getattr(importlib.import_module(module), attr)
+    return cls
+
+
 _TOP_KEYS = ("campaign", "pacing", *SECTIONS)
 T = typing.TypeVar("T")
 _PACING_KEYS = ("mode", "pacer", *PACER_CLASSES)
@@ -163,8 +170,9 @@ class DialerConfig:
 
     def section(self, cls: type[T]) -> T:
         """The settings of the section read into ``cls`` (its defaults if the file has none)."""
-        for name, kind in SECTIONS.items():
-            if kind is cls:
+        path = f"{cls.__module__}:{cls.__qualname__}"
+        for name, where in SECTIONS.items():
+            if where == path:
                 value = self.sections.get(name)
                 return value if isinstance(value, cls) else cls()
         raise KeyError(f"{cls.__name__} is not a configuration section")
@@ -332,8 +340,8 @@ def parse_config(data: Mapping[str, object], *, source: str) -> DialerConfig:
         for name in PACER_CLASSES
     }
     sections = {
-        name: parse_section(source, name, top[name], cls)
-        for name, cls in SECTIONS.items()
+        name: parse_section(source, name, top[name], section_class(name))
+        for name in SECTIONS
         if name in top
     }
     config = DialerConfig(

@@ -31,6 +31,7 @@ from dialer.config import (
     DialerConfig,
     load_config,
     parse_config,
+    section_class,
 )
 from dialer.errors import ConfigError
 from dialer.metrics import MetricsSettings
@@ -428,7 +429,7 @@ def _section_lines(name: str) -> list[str]:
 # [ami] names real servers, so the example shows it commented out (test_cli_ami loads it).
 @pytest.mark.parametrize("name", sorted(set(SECTIONS) - {"ami"}))
 def test_example_file_documents_each_section_at_its_defaults(name: str) -> None:
-    cls = SECTIONS[name]
+    cls = section_class(name)
     config = load_config(EXAMPLE)
     assert name in config.sections  # the file has the table, not just the defaults
     if hasattr(cls, "from_toml"):
