@@ -49,7 +49,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     imp.add_argument("--currency", help="currency when the file has no currency column")
     imp.add_argument("--jobs", type=int, help="validation processes (default: 2 for big files)")
-    imp.add_argument("--batch-size", type=int, default=5000, help="rows per transaction")
+    imp.add_argument("--batch-size", type=int, default=50_000, help="rows per transaction")
     add_db_argument(imp)
     imp.set_defaults(handler=_import)
 
