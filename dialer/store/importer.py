@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import multiprocessing
 import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -129,6 +131,34 @@ def unpack(packed: Packed) -> tuple[list[RowLead], list[Issue]]:
     rows, issues = packed
     make_phone = PhoneRow._make
     return [RowLead._make((*r[:-1], tuple(make_phone(p) for p in r[-1]))) for r in rows], issues
+
+
+# The cyclic garbage collector: an import allocates millions of short-lived tuples and
+# lists and almost no cycles, and every 700 net allocations (CPython's default gen-0
+# threshold) the collector walks the young objects, and often everything held: GC was
+# ~25 % of the CPU of reading, validating and unpickling (a 5,000-row chunk unpickles in
+# 36 ms with it, 8 ms without). During an import the objects alive at its start are
+# frozen out of collection and young collections run 100x less often; cycles (caught
+# exceptions' frames) are still collected, and memory stays bounded.
+_BULK_GC_THRESHOLD = (70_000, 50, 100)
+
+
+@contextmanager
+def bulk_gc() -> Iterator[None]:
+    old = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*_BULK_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
+
+
+def _worker_init() -> None:
+    """Validation worker: the same collector settings for its whole life."""
+    gc.freeze()
+    gc.set_threshold(*_BULK_GC_THRESHOLD)
 
 
 def _batches(
@@ -238,33 +268,34 @@ async def import_file(
             progress(result)
 
     try:
-        batches = _batches(rec_iter, min(opts.batch_size, CHUNK_ROWS))
-        if jobs == 0:
-            for batch in batches:
-                leads, issues = parse_batch(batch, layout, rules)
-                await consume(leads, issues, len(batch))
-        else:
-            loop = asyncio.get_running_loop()
-            ctx = multiprocessing.get_context("spawn")  # never fork a process with threads
-            with ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
-                window: deque[tuple[Future[Packed], int]] = deque()
+        with bulk_gc():
+            batches = _batches(rec_iter, min(opts.batch_size, CHUNK_ROWS))
+            if jobs == 0:
                 for batch in batches:
-                    window.append(
-                        (pool.submit(parse_batch_packed, batch, layout, rules), len(batch))
-                    )
-                    if len(window) > jobs * 2:
+                    leads, issues = parse_batch(batch, layout, rules)
+                    await consume(leads, issues, len(batch))
+            else:
+                loop = asyncio.get_running_loop()
+                ctx = multiprocessing.get_context("spawn")  # never fork a process with threads
+                with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init) as pool:
+                    window: deque[tuple[Future[Packed], int]] = deque()
+                    for batch in batches:
+                        window.append(
+                            (pool.submit(parse_batch_packed, batch, layout, rules), len(batch))
+                        )
+                        if len(window) > jobs * 2:
+                            fut, n = window.popleft()
+                            leads, issues = unpack(await asyncio.wrap_future(fut, loop=loop))
+                            await consume(leads, issues, n)
+                    while window:
                         fut, n = window.popleft()
                         leads, issues = unpack(await asyncio.wrap_future(fut, loop=loop))
                         await consume(leads, issues, n)
-                while window:
-                    fut, n = window.popleft()
-                    leads, issues = unpack(await asyncio.wrap_future(fut, loop=loop))
-                    await consume(leads, issues, n)
-        if pending:
-            await flush()
-            if progress is not None:
-                progress(result)
-        drain_reading()
+            if pending:
+                await flush()
+                if progress is not None:
+                    progress(result)
+            drain_reading()
     finally:
         out.close()
     result.seconds = time.perf_counter() - started
