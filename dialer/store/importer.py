@@ -249,13 +249,26 @@ async def import_file(
         out.add(new)
 
     pending: list[RowLead] = []
+    # One transaction in flight while the next batch is collected: SQLite works (and
+    # waits on the disk) in aiosqlite's thread without the GIL, so receiving and
+    # unpacking the next chunks overlaps with it. Batches still commit in file order.
+    in_flight: asyncio.Task[list[Issue]] | None = None
+
+    async def settle() -> None:
+        nonlocal in_flight
+        if in_flight is not None:
+            task, in_flight = in_flight, None
+            out.add(await task)
+            c = writer.counts
+            result.leads_created, result.leads_merged = c.leads_created, c.leads_merged
+            result.phones_added = c.phones_added
 
     async def flush() -> None:
-        out.add(await writer.write(pending))
+        nonlocal in_flight
+        await settle()
+        batch = pending.copy()
         pending.clear()
-        c = writer.counts
-        result.leads_created, result.leads_merged = c.leads_created, c.leads_merged
-        result.phones_added = c.phones_added
+        in_flight = asyncio.create_task(writer.write(batch))
 
     async def consume(leads: list[RowLead], issues: list[Issue], n: int) -> None:
         result.rows += n
@@ -293,10 +306,15 @@ async def import_file(
                         await consume(leads, issues, n)
             if pending:
                 await flush()
-                if progress is not None:
-                    progress(result)
+            await settle()
+            if progress is not None:
+                progress(result)
             drain_reading()
     finally:
+        if in_flight is not None:  # an error elsewhere: the batch in flight still commits,
+            (done,) = await asyncio.gather(in_flight, return_exceptions=True)
+            if not isinstance(done, BaseException):  # and its duplicates are reported
+                out.add(done)
         out.close()
     result.seconds = time.perf_counter() - started
     return result
