@@ -55,6 +55,7 @@ class AttemptResult:
     ended_at: datetime
     agent: AgentId | None = None
     amd_verdict: str | None = None
+    answered_at: datetime | None = None  # when the far end picked up; None: never
 
 
 class LeadSupply(Protocol):

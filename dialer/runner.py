@@ -91,6 +91,7 @@ _CAN_LEAVE = frozenset({AgentState.READY, AgentState.WRAPUP, AgentState.PAUSED})
 class _Call:
     __slots__ = (
         "agent",
+        "answered_at",
         "deadline",
         "id",
         "live_at",
@@ -112,6 +113,7 @@ class _Call:
         self.state = CallState.DIALING
         self.agent: AgentId | None = None
         self.verdict: AmdVerdict | None = None
+        self.answered_at: float | None = None  # loop time the far end picked up
         self.live_at = 0.0
         self.deadline: asyncio.TimerHandle | None = None
         self.outcome: AttemptOutcome | None = None
@@ -510,6 +512,7 @@ class CampaignRunner:
         if call is None or call.state not in (CallState.DIALING, CallState.RINGING):
             return
         call.verdict = ev.verdict
+        call.answered_at = ev.answered_at if math.isfinite(ev.answered_at) else ev.at
         live = ev.verdict is AmdVerdict.HUMAN or (
             ev.verdict is AmdVerdict.NOT_SURE and self.settings.not_sure_as_human
         )
@@ -667,6 +670,7 @@ class CampaignRunner:
             outcome=outcome,
             placed_at=self._clock.wall(call.placed_at),
             ended_at=self._clock.wall(at),
+            answered_at=None if call.answered_at is None else self._clock.wall(call.answered_at),
             agent=call.agent,
             amd_verdict=None if call.verdict is None else call.verdict.value,
         )

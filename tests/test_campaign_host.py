@@ -65,6 +65,22 @@ def test_two_campaigns_at_once(tmp_path: Path) -> None:
                 # Each campaign's calls carry its own prefix: the mux routes by it.
                 assert call.startswith(f"k{cid}r")
             assert set(by_campaign) == {"A", "B"}
+            # Every attempt records when the far end picked up: answered calls
+            # between placing and ending, unanswered ones never.
+            answered = {"connected", "abandoned", "lost", "machine", "hung_up_in_detection"}
+            checked = 0
+            for name in ("A", "B"):
+                for a in await store.attempts(name):
+                    if a.state != "finished":
+                        continue
+                    assert a.placed_at is not None and a.ended_at is not None
+                    if a.outcome in answered:
+                        assert a.answered_at is not None, a
+                        assert a.placed_at <= a.answered_at <= a.ended_at, a
+                        checked += 1
+                    elif a.outcome in ("no_answer", "busy", "failed", "cancelled"):
+                        assert a.answered_at is None, a
+            assert checked > 5
             assert len(await store.dispositions("A")) + len(await store.dispositions("B")) > 0
             # An agent works for one campaign at a time: its spans never overlap, and
             # it only ever works for campaigns it is assigned to.

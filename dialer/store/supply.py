@@ -307,6 +307,7 @@ class StoreLeadSupply:
                 .values(
                     state=AttemptState.FINISHED,
                     outcome=result.outcome.value,
+                    answered_at=result.answered_at,
                     ended_at=result.ended_at,
                     agent=result.agent,
                     amd_verdict=result.amd_verdict,
