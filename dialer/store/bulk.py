@@ -67,6 +67,26 @@ class BulkWriter:
         top = (await conn.execute(text("SELECT coalesce(max(id), 0) FROM leads"))).scalar_one()
         return list(range(int(top) + 1, int(top) + 1 + n))
 
+    async def _where_in(
+        self,
+        conn: AsyncConnection,
+        head: str,
+        values: Sequence[Any],
+        pg_type: str,
+        *fixed: Any,
+    ) -> list[Any]:
+        """``head`` (its column last; ``{p}`` marks the fixed parameter, if any) ``IN values``,
+        straight to the driver. Through ``column.in_(values)`` SQLAlchemy compiled one
+        bound parameter per value, about 7 CPU-s of the main process per million rows."""
+        if self._pg:
+            marks = [f"${i + 1}" for i in range(len(fixed) + 1)]
+            sql = head.format(p=marks[0]) + f" = ANY({marks[-1]}::{pg_type}[])"
+            params: tuple[Any, ...] = (*fixed, list(values))
+        else:
+            sql = head.format(p="?") + f" IN ({', '.join('?' * len(values))})"
+            params = (*fixed, *values)
+        return list(await conn.exec_driver_sql(sql, params))
+
     async def write(self, batch: Sequence[RowLead]) -> list[Issue]:
         """Write one batch; returns the duplicate issues (the caller reports them)."""
         issues: list[Issue] = []
@@ -76,21 +96,20 @@ class BulkWriter:
             accounts = list({r.account for r in batch})
             existing: dict[str, int] = {}
             for chunk in _chunks(accounts, 5000):
-                rows = await conn.execute(
-                    select(Lead.external_id, Lead.id).where(
-                        Lead.campaign_id == self.campaign_id, Lead.external_id.in_(chunk)
-                    )
+                rows = await self._where_in(
+                    conn,
+                    "SELECT external_id, id FROM leads WHERE campaign_id = {p} AND external_id",
+                    chunk,
+                    "varchar",
+                    self.campaign_id,
                 )
                 existing.update({ext: lid for ext, lid in rows})
             numbers = list({p.e164 for r in batch for p in r.phones})
             phone_owner: dict[str, str] = {}  # number -> "lead 12" or "row 7"
             for chunk in _chunks(numbers, 5000):
-                # By number first (ix_phones_e164), then keep this campaign's leads: a join
-                # filtered on the campaign lets SQLite scan the campaign's leads instead.
-                found = list(
-                    await conn.execute(
-                        select(Phone.e164, Phone.lead_id).where(Phone.e164.in_(chunk))
-                    )
+                # By number first (ix_phones_e164), then keep this campaign's leads.
+                found = await self._where_in(
+                    conn, "SELECT e164, lead_id FROM phones WHERE e164", chunk, "varchar"
                 )
                 if not found:
                     continue
@@ -100,10 +119,11 @@ class BulkWriter:
                 # CPU-s per 100k rows); by primary key alone it is one probe per id.
                 ours = {
                     lid
-                    for lid, cid in await conn.execute(
-                        select(Lead.id, Lead.campaign_id).where(
-                            Lead.id.in_({lid for _, lid in found})
-                        )
+                    for lid, cid in await self._where_in(
+                        conn,
+                        "SELECT id, campaign_id FROM leads WHERE id",
+                        list({lid for _, lid in found}),
+                        "integer",
                     )
                     if cid == self.campaign_id
                 }
