@@ -13,22 +13,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import (
-    PhoneMetadata,
-    PhoneNumberFormat,
-    PhoneNumberType,
-    is_number_type_geographical,
-    national_significant_number,
-)
+from phonenumbers import PhoneNumberFormat, PhoneNumberType, is_number_type_geographical
 from phonenumbers.timezone import (
     _country_level_time_zones_for_number,
     time_zones_for_geographical_number,
 )
 from phonenumbers.tzdata import TIMEZONE_LONGEST_PREFIX
+
+from dialer.phones_fast import number_type, parse_number
 
 UNKNOWN_ZONE = "Etc/Unknown"
 # The capital's zone: the deterministic pick when a prefix spans several zones.
@@ -107,96 +102,6 @@ def _zones(num: phonenumbers.PhoneNumber, geographical: bool) -> tuple[str, ...]
     return found
 
 
-# ---------------------------------------------------------------- number type, faster
-# ``phonenumbers.number_type`` walks the region's number descriptions in a fixed order
-# (general, then premium rate ... voicemail, then fixed line / mobile), each a
-# possible-lengths check and a full match of its pattern, through several Python-level
-# helpers per description: ~7 µs a number, a third of the import's phone parsing. The
-# same walk over descriptions prepared once per metadata (lengths as a frozenset, the
-# pattern compiled) gives the same answer in ~2 µs; tests/test_phones_fast_type.py
-# checks it against ``phonenumbers.number_type`` on every region's example numbers and
-# on random digits.
-
-_Desc = tuple[frozenset[int], "re.Pattern[str]"] | None
-_SPECIAL_TYPES = (
-    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
-    ("toll_free", PhoneNumberType.TOLL_FREE),
-    ("shared_cost", PhoneNumberType.SHARED_COST),
-    ("voip", PhoneNumberType.VOIP),
-    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
-    ("pager", PhoneNumberType.PAGER),
-    ("uan", PhoneNumberType.UAN),
-    ("voicemail", PhoneNumberType.VOICEMAIL),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _TypeTable:
-    general: _Desc
-    special: tuple[tuple[_Desc, int], ...]
-    fixed_line: _Desc
-    mobile: _Desc
-    same_mobile_and_fixed_line: bool
-
-
-def _desc(desc: Any) -> _Desc:
-    if desc is None or not desc.national_number_pattern:
-        return None
-    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern)
-
-
-def _table(metadata: Any) -> _TypeTable:
-    return _TypeTable(
-        _desc(metadata.general_desc),
-        tuple(
-            (d, t)
-            for d, t in ((_desc(getattr(metadata, a)), t) for a, t in _SPECIAL_TYPES)
-            if d is not None
-        ),
-        _desc(metadata.fixed_line),
-        _desc(metadata.mobile),
-        bool(metadata.same_mobile_and_fixed_line_pattern),
-    )
-
-
-def _matches(nn: str, desc: _Desc) -> bool:
-    if desc is None:
-        return False
-    lengths, pattern = desc
-    if lengths and len(nn) not in lengths:
-        return False
-    return pattern.fullmatch(nn) is not None
-
-
-_TABLES: dict[tuple[int, str], _TypeTable | None] = {}
-
-
-def number_type(num: phonenumbers.PhoneNumber) -> int:
-    """``phonenumbers.number_type(num)``, the same answer, faster (see above)."""
-    cc = num.country_code or 0
-    region: str = phonenumbers.region_code_for_number(num) or ""  # "": none (phonenumbers: None)
-    key = (cc, region)
-    if key not in _TABLES:
-        md = PhoneMetadata.metadata_for_region_or_calling_code(cc, region or None)  # type: ignore[arg-type]
-        _TABLES[key] = None if md is None else _table(md)
-    table = _TABLES[key]
-    if table is None:
-        return PhoneNumberType.UNKNOWN
-    nn = national_significant_number(num)
-    if not _matches(nn, table.general):
-        return PhoneNumberType.UNKNOWN
-    for desc, kind in table.special:
-        if _matches(nn, desc):
-            return kind
-    if _matches(nn, table.fixed_line):
-        if table.same_mobile_and_fixed_line or _matches(nn, table.mobile):
-            return PhoneNumberType.FIXED_LINE_OR_MOBILE
-        return PhoneNumberType.FIXED_LINE
-    if not table.same_mobile_and_fixed_line and _matches(nn, table.mobile):
-        return PhoneNumberType.MOBILE
-    return PhoneNumberType.UNKNOWN
-
-
 def parse_phone(raw: str, region: str) -> ParsedPhone:
     """``raw`` as written in the file (national for ``region``, or international with +)
     -> E.164, country and zone. Raises PhoneError with the reason."""
@@ -208,7 +113,7 @@ def parse_phone(raw: str, region: str) -> ParsedPhone:
         # Unicode lookup per character; doing it here first is the same number, faster.
         text = text.translate(_DROP)
     try:
-        num = phonenumbers.parse(text, region)
+        num = parse_number(text, region)
     except phonenumbers.NumberParseException as exc:
         raise PhoneError(f"not a phone number ({exc._msg})") from None
     ntype = number_type(num)
