@@ -347,6 +347,8 @@ async def _build(  # noqa: PLR0917 - private glue
             wrapup=backend.scenario.agents.wrapup,
             rng=backend.agent_rng,
             machine_calls=backend.telephony().machine_calls,
+            schedule=backend.scenario.agents.schedule,
+            planned=backend.scenario.agents.count,
         )
     return host, floor
 

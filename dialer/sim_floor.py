@@ -7,8 +7,11 @@ a simulated campaign produces contacts, right-party contacts, promises to pay,
 callbacks and the odd do-not-call, the same ones for the same seed. A machine that
 detection passed as a person gets no disposition (and no wrap-up).
 
-All agents log in at the start and stay for the run (the scenario's agent schedule is
-not applied: agents come from the agents table).
+Agents come from the agents table and follow the scenario's agent schedule scaled to
+them: a step to ``count`` of the scenario's ``agents.count`` keeps the same share of
+the floor's agents logged in (rounded). As in ``dialer simulate``, idle agents leave
+first (then busy ones, by name, after their current call and its disposition), and
+agents told to leave come back first when the count rises again.
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ class SimFloor:
         rng: np.random.Generator,
         machine_calls: set[CallId],
         profile: DispositionProfile | None = None,
+        schedule: Sequence[tuple[float, int]] = (),
+        planned: int = 0,
     ) -> None:
         self._host = host
         self._store = store
@@ -113,13 +118,65 @@ class SimFloor:
         self.failed = 0
         # Dispositions recorded, by campaign and code (the live view's outcome counts).
         self.counts: dict[str, Counter[str]] = {}
+        self._schedule = tuple(schedule)  # (engine seconds from the start, agents)
+        self._planned = planned  # the scenario's agents.count
+        self._active: set[AgentId] = set()  # logged in and staying
+        self._leaving: set[AgentId] = set()  # logged in, to leave after the current call
         host.add_agent_listener(self._on_agent)
 
+    @property
+    def logged_in(self) -> int:
+        return len(self._active) + len(self._leaving)
+
     def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._set_target(len(self._agents))
+        t0 = loop.time()
+        for at, count in self._schedule:
+            loop.call_at(t0 + at, self._set_target, self._scaled(count))
+
+    def _scaled(self, count: int) -> int:
+        if self._planned <= 0:
+            return len(self._agents)
+        return min(len(self._agents), round(len(self._agents) * count / self._planned))
+
+    def _idle(self, agent: AgentId) -> bool:
+        """Not on a call nor in its wrap-up (waiting for a campaign counts as idle)."""
+        st = self._host.agent_state(agent)
+        return st is None or st.state in (AgentState.READY, AgentState.PAUSED)
+
+    def _set_target(self, count: int) -> None:
+        # Agents told to leave come back first: they never actually left.
+        while len(self._active) < count and self._leaving:
+            agent = min(self._leaving)
+            self._leaving.discard(agent)
+            self._active.add(agent)
         for agent in self._agents:
-            self._host.login(agent)
+            if len(self._active) >= count:
+                break
+            if agent not in self._active:
+                self._active.add(agent)
+                self._host.login(agent)
+        if len(self._active) > count:
+            idle = sorted(a for a in self._active if self._idle(a))
+            busy = sorted(a for a in self._active if not self._idle(a))
+            for agent in (idle + busy)[: len(self._active) - count]:
+                self._active.discard(agent)
+                if self._idle(agent):
+                    self._host.logout(agent)
+                else:
+                    self._leaving.add(agent)
+
+    def _leave_now(self, agent: AgentId) -> None:
+        if agent in self._leaving and self._idle(agent):
+            self._leaving.discard(agent)
+            self._host.logout(agent)
 
     def _on_agent(self, campaign: str, agent: Agent) -> None:
+        if agent.state is AgentState.READY and agent.id in self._leaving:
+            # A reserved call that failed, or a dropped bridge: leave now.
+            asyncio.get_running_loop().call_soon(self._leave_now, agent.id)
+            return
         if agent.state is not AgentState.WRAPUP or agent.call is None:
             return
         loop = asyncio.get_running_loop()
@@ -149,7 +206,11 @@ class SimFloor:
                     log.warning("disposition of %s by %s not recorded: %s", call, agent, exc)
         # Its campaign may have ended meanwhile (drain timeout): nothing to finish then.
         with contextlib.suppress(DialerError):
-            self._host.finish_wrapup(agent)
+            if agent in self._leaving:
+                self._leaving.discard(agent)
+                self._host.logout(agent)
+            else:
+                self._host.finish_wrapup(agent)
 
     async def _record(
         self, campaign: str, agent: AgentId, call: CallId, code: DispositionCode

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from agents.state import AgentState
+from dialer.backends import BackendSettings, open_backend
 from dialer.campaign_host import CampaignHost, HostSettings
 from dialer.errors import DialerError
 from dialer.host_run import start_host
@@ -21,7 +22,7 @@ from dialer.ids import AgentId
 from dialer.ops_db import ensure_tables, read_beat, read_spans
 from dialer.store import Store, StoreSettings
 from dialer.store.models import Attempt, Campaign
-from tests.ops_fixtures import AGENTS, seed_store, sim_backend
+from tests.ops_fixtures import AGENTS, START, demo_scenario, seed_store, sim_backend
 
 
 def test_two_campaigns_at_once(tmp_path: Path) -> None:
@@ -263,3 +264,54 @@ def test_agent_commands_for_the_api(tmp_path: Path) -> None:
         "stranger: agent 'nobody' is not assigned to any running campaign"
     ]
     assert logout == ("logout", None, None)
+
+
+def test_simulated_agents_follow_the_scenarios_schedule(tmp_path: Path) -> None:
+    """A scenario planning 20 agents steps down to 10 at 200 s and back to 20 at 400 s:
+    the host's 7 agents step down to round(7 * 10 / 20) = 4, idle ones at once and busy
+    ones after their call, then all 7 are back."""
+    settings = asyncio.run(seed_store(tmp_path / "ops.db"))
+    text = demo_scenario().read_text(encoding="utf-8")
+    text = text.replace("duration = 10800", "duration = 600")
+    text = text.replace("schedule = [[5400, 16], [6300, 20]]", "schedule = [[200, 10], [400, 20]]")
+    scenario = tmp_path / "steps.toml"
+    scenario.write_text(text, encoding="utf-8")
+    backend = open_backend(
+        BackendSettings(kind="sim", scenario=scenario, speed=0.0, seed=7, start=START)
+    )
+    samples: dict[int, int] = {}
+    logouts: list[float] = []
+
+    def logged_in(host: CampaignHost) -> int:
+        return sum(1 for a in AGENTS if host.agent_campaign(AgentId(a)) is not None) + len(
+            host.unattached()
+        )
+
+    def on_host(host: CampaignHost, store: Store) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        for t in (150, 395, 590):
+            loop.call_at(t0 + t, lambda t=t: samples.__setitem__(t, logged_in(host)))
+
+        def on_agent(campaign: str, agent: object) -> None:
+            # Shared agents also go offline in one campaign when they move to the other.
+            shared = len(AGENTS.get(getattr(agent, "id", ""), ())) > 1
+            if getattr(agent, "state", None) is AgentState.OFFLINE and not shared:
+                logouts.append(loop.time() - t0)
+
+        host.add_agent_listener(on_agent)
+
+    outcome = start_host(
+        settings,
+        ["A", "B"],
+        backend,
+        until=600.0,
+        host_settings=HostSettings(drain_timeout=300.0),
+        on_host=on_host,
+    )
+    assert outcome.status == 0, outcome.error
+    assert samples[150] == 7
+    assert samples[395] == 4  # 3 left: idle ones at 200 s, busy ones after their call
+    assert samples[590] == 7
+    # Nobody left before the step; leaving agents finished their calls first.
+    assert logouts and min(logouts) >= 200.0
