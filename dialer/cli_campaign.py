@@ -29,11 +29,12 @@ from rich.table import Table
 from dialer.agent_api import ApiSettings
 from dialer.backends import BACKENDS, BackendSettings, open_backend
 from dialer.campaign_config import MODES, plan_campaign
-from dialer.campaign_host import CampaignHost, HostSettings
+from dialer.campaign_host import CampaignHost
 from dialer.cli_db import add_db_argument
 from dialer.config import load_config
 from dialer.disposition_codes import classify
 from dialer.errors import ConfigError, DialerError
+from dialer.host_config import HostConfig
 from dialer.host_run import ServicesFn, start_host, worker_name
 from dialer.kpis import Report, Window
 from dialer.metrics import MetricsSettings
@@ -112,9 +113,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     start.add_argument(
         "--drain-timeout",
         type=float,
-        default=600.0,
         metavar="S",
-        help="engine seconds calls in flight may take to end when stopping (default 600)",
+        help="engine seconds calls in flight may take to end when stopping (default: the"
+        " --config file's [host] drain_timeout, else 600)",
     )
     start.add_argument("--no-live", action="store_true", help="no live view (nor progress lines)")
     start.add_argument(
@@ -346,7 +347,14 @@ def _start(args: argparse.Namespace) -> int:
         )
         if args.duration is not None and not args.duration > 0:
             raise ValueError("--for: must be > 0 engine seconds")
-        host_settings = HostSettings(drain_timeout=args.drain_timeout, host_id=worker_name())
+        host_file = (
+            load_config(args.config).section(HostConfig)
+            if args.config is not None
+            else HostConfig()
+        )
+        host_settings = host_file.host_settings(
+            host_id=worker_name(), drain_timeout=args.drain_timeout
+        )
     except (ConfigError, ValueError, UsageError, StoreError) as exc:
         _err("campaign start", exc)
         return EXIT_USAGE

@@ -3,7 +3,7 @@
 A file holds ``[campaign]`` (the ``CampaignSettings`` a file may set) and ``[pacing]``
 (``mode``, an optional ``pacer`` and one table of tunables per tunable pacer:
 ``[pacing.predictive]``, ``[pacing.ratio]``), and one section per service (``SECTIONS``:
-``[api]``, ``[metrics]``, ``[rules]``, ``[ami]``, ``[audiosocket]``, ``[store]``).
+``[api]``, ``[metrics]``, ``[rules]``, ``[ami]``, ``[audiosocket]``, ``[store]``, ``[host]``).
 ``config.example.toml`` documents every key with its default. Read by ``dialer simulate
 --config`` and ``dialer campaign start --config``.
 
@@ -127,6 +127,7 @@ SECTIONS: dict[str, str] = {
     "ami": "telephony.ami_config:AmiConfig",
     "audiosocket": "telephony.audiosocket_server:AudioSocketSettings",
     "store": "dialer.store.settings:StoreSettings",
+    "host": "dialer.host_config:HostConfig",
 }
 
 

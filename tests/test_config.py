@@ -34,6 +34,7 @@ from dialer.config import (
     section_class,
 )
 from dialer.errors import ConfigError
+from dialer.host_config import HostConfig
 from dialer.metrics import MetricsSettings
 from dialer.settings import CampaignSettings
 from pacing.predictive import PredictivePacer
@@ -455,6 +456,9 @@ def test_example_file_documents_each_section_at_its_defaults(name: str) -> None:
         ("[metrics]\nenabled = 1\n", "metrics.enabled", "true or false"),
         ('[metrics]\nhost = ""\n', "metrics.host", "must name an address"),
         ("metrics = 3\n", "metrics", "expected a table"),
+        ("[host]\ndrain_timeout = -1\n", "host.drain_timeout", ">= 0"),
+        ("[host]\npoll_interval = 0\n", "host.poll_interval", "> 0"),
+        ('[host]\nhost_id = "a"\n', "host.host_id", "expected one of"),
     ],
 )
 def test_bad_section_values_name_the_key(text: str, key: str, reason: str) -> None:
@@ -489,3 +493,17 @@ def test_an_ami_section_loads_its_servers(monkeypatch: pytest.MonkeyPatch) -> No
             tomllib.loads(text.replace("port = 5038", "port = 5038\nprot = 1")), source="x.toml"
         )
     assert err.value.key.startswith("ami.server[0].prot")
+
+
+def test_host_section_and_the_command_line_drain_timeout() -> None:
+    config = parse_config(
+        tomllib.loads("[host]\npoll_interval = 2\ndrain_timeout = 30\n"), source="x.toml"
+    )
+    host = config.section(HostConfig)
+    from_file = host.host_settings(host_id="h1", drain_timeout=None)
+    assert (from_file.poll_interval, from_file.drain_timeout, from_file.host_id) == (
+        2.0,
+        30.0,
+        "h1",
+    )
+    assert host.host_settings(host_id="h1", drain_timeout=5.0).drain_timeout == 5.0  # flag wins
