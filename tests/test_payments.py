@@ -84,6 +84,7 @@ FILE = [
     ["A4", "50.00", "2026-03-09", "USD", "", ""],  # no reference, no promise
     ["A4", "50.00", "2026-03-09", "USD", "", ""],  # an equal second payment that day
     ["A5", "250.00", "2026-03-01", "", "R9", ""],  # made before the promises: not counted
+    ["A3", "300.00", "2026-03-09", "USD", "R10", ""],  # A3 promised pesos, not dollars
 ]
 
 
@@ -125,8 +126,8 @@ def test_a_payment_file_keeps_promises_reports_bad_rows_and_imports_once(tmp_pat
             await store.close()
 
     first, again, statuses, payments = asyncio.run(go())
-    assert (first.rows, first.recorded, first.duplicates, first.rows_skipped) == (11, 5, 1, 6)
-    assert first.recorded_amount == {"MXN": D("1750.00"), "USD": D("100.00")}
+    assert (first.rows, first.recorded, first.duplicates, first.rows_skipped) == (12, 6, 1, 6)
+    assert first.recorded_amount == {"MXN": D("1750.00"), "USD": D("400.00")}
     assert (first.settle.kept, first.settle.partly_paid, first.settle.broken) == (1, 1, 0)
     assert first.settle.kept_amount == {"MXN": D("500.00")}
     assert statuses == {
@@ -136,7 +137,7 @@ def test_a_payment_file_keeps_promises_reports_bad_rows_and_imports_once(tmp_pat
         "A4": [],
         "A5": ["pending", "pending"],
     }
-    assert len(payments) == 5
+    assert len(payments) == 6
     refs = [p[1] for p in payments]  # type: ignore[index]
     assert "auto:2026-03-09:50.00:USD#1" in refs and "auto:2026-03-09:50.00:USD#2" in refs
 
@@ -152,9 +153,12 @@ def test_a_payment_file_keeps_promises_reports_bad_rows_and_imports_once(tmp_pat
     assert by_row[("2", "promise kept")]["value"].startswith("promise ")
     partly = by_row[("3", "note")]["reason"]
     assert "1000.00 paid, 500.00 still owed; left pending" in partly
+    assert "made before the lead's pending promises" in by_row[("12", "note")]["reason"]
+    assert "in USD; the lead's pending promises are in MXN" in by_row[("13", "note")]["reason"]
+    assert [int(e["row"]) for e in entries[:7]] == sorted(int(e["row"]) for e in entries[:7])
 
     # The second import: every recorded row is a duplicate, nothing else happens.
-    assert (again.recorded, again.duplicates) == (0, 6)
+    assert (again.recorded, again.duplicates) == (0, 7)
     assert (again.settle.kept, again.settle.broken) == (0, 0)
     assert again.settle.partly_paid == 1  # still reported: A2 still owes 500
 
@@ -256,15 +260,11 @@ async def test_payments_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     try:
         first = await import_payments(store, "c", src, at=NOW)
         again = await import_payments(store, "c", src, at=NOW)
-        assert (first.recorded, first.settle.kept, again.recorded, again.settle.kept) == (
-            5,
-            1,
-            0,
-            0,
-        )
+        assert (first.recorded, first.settle.kept) == (6, 1)
+        assert (again.recorded, again.settle.kept) == (0, 0)
         assert (await _statuses(store, lead))["A1"] == ["kept"]
         async with store.session() as s:
             n = (await s.execute(select(func.count()).select_from(Payment))).scalar_one()
-        assert n == 5
+        assert n == 6
     finally:
         await store.close()

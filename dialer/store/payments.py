@@ -176,18 +176,19 @@ async def import_payments(
             out.add(reading.issues[seen_reading:])
             seen_reading = len(reading.issues)
             rows: list[PaymentRow] = []
+            found: list[Issue] = []
             for row, rec in chunk:
                 parsed, issue = parse_payment(rec, row, layout)
                 if issue is not None:
-                    out.add([issue])
+                    found.append(issue)
                 elif parsed is not None:
                     rows.append(parsed)
             async with store.session() as s:
-                issues = await _record(
+                found += await _record(
                     s, info.id, info.name, layout, rows, source=path.name, now=now,
                     in_file=in_file, ranks=ranks, rows_of=rows_of, result=result,
                 )  # fmt: skip
-            out.add(issues)
+            out.add(sorted(found, key=lambda i: i.row))  # file order in the report
         out.add(reading.issues[seen_reading:])
         result.settle = await settle_campaign(
             store,
@@ -442,6 +443,7 @@ async def settle_campaign(
                 changed.append(lead_id)
             if close_overdue is not None:
                 _note_partly_overdue(open_, alloc, day, close_overdue, out)
+            _note_unapplied(open_, credits, alloc, rows_of, out)
         if changed:
             active = list(
                 (
@@ -505,6 +507,30 @@ def _apply(
                   f"(lead {lead_id})", "promise broken")
         )  # fmt: skip
     return bool(alloc.kept or broken)
+
+
+def _note_unapplied(
+    promises: list[OpenPromise],
+    credits: list[PaymentCredit],
+    alloc: Allocation,
+    rows_of: dict[int, int],
+    out: SettleResult,
+) -> None:
+    """A payment of this file that went to none of its lead's pending promises: say
+    why (another currency, or paid before the promises were made)."""
+    touched = set(alloc.used) | {pid for part in alloc.partly_paid for pid in part.payments}
+    currencies = sorted({p.currency for p in promises})
+    for c in credits:
+        if c.id not in rows_of or c.id in touched or c.available != c.amount:
+            continue
+        if c.currency not in currencies:
+            why = f"in {c.currency}; the lead's pending promises are in {', '.join(currencies)}"
+        else:
+            why = "made before the lead's pending promises"
+        out.issues.append(
+            Issue(rows_of[c.id], "promise", f"payment {c.id}",
+                  f"payment {why}: recorded, not applied to a promise", "note")
+        )  # fmt: skip
 
 
 def _note_partly_overdue(
