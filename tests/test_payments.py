@@ -12,10 +12,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import func, select
 
 from dialer.leads_import import ImportFileError
 from dialer.store import Store, StoreSettings
+from dialer.store.engine import alembic_config, make_engine, upgrade
 from dialer.store.models import Payment
 from dialer.store.outcomes import DispositionInput, apply_disposition
 from dialer.store.payments import PaymentOptions, PaymentResult, import_payments
@@ -268,3 +271,28 @@ async def test_payments_on_postgresql(pg_url: str, tmp_path: Path) -> None:
         assert n == 6
     finally:
         await store.close()
+
+
+def test_a_database_at_0003_gains_the_payments_table_and_can_go_back(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{db}"
+
+    async def go() -> tuple[tuple[str | None, str | None], list[str], list[str]]:
+        settings = StoreSettings(url=url, auto_migrate=False)
+        engine = make_engine(settings)
+        try:
+            await upgrade(engine, "0003")
+            moved = await upgrade(engine)
+            async with engine.connect() as conn:
+                tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+            async with engine.begin() as conn:
+                await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0003"))
+            async with engine.connect() as conn:
+                after = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        finally:
+            await engine.dispose()
+        return moved, tables, after
+
+    moved, tables, after = asyncio.run(go())
+    assert moved == ("0003", "0004")
+    assert "payments" in tables and "payments" not in after

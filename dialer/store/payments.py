@@ -37,11 +37,13 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.leads_import import ImportFileError, Issue, Reading, records
 from dialer.payments_file import PaymentLayout, PaymentRow, parse_payment, payment_layout
 from dialer.phones import valid_zone
+from dialer.store.errors import StoreError
 from dialer.store.importer import REPORT_COLUMNS
 from dialer.store.models import Lead, LeadStatus, Payment, Phone, PromiseStatus, PromiseToPay
 from dialer.store.policy_config import policy_for
@@ -183,11 +185,19 @@ async def import_payments(
                     found.append(issue)
                 elif parsed is not None:
                     rows.append(parsed)
-            async with store.session() as s:
-                found += await _record(
-                    s, info.id, info.name, layout, rows, source=path.name, now=now,
-                    in_file=in_file, ranks=ranks, rows_of=rows_of, result=result,
-                )  # fmt: skip
+            try:
+                async with store.session() as s:
+                    found += await _record(
+                        s, info.id, info.name, layout, rows, source=path.name, now=now,
+                        in_file=in_file, ranks=ranks, rows_of=rows_of, result=result,
+                    )  # fmt: skip
+            except IntegrityError:
+                # Only a concurrent import of the same payments gets here (the duplicates
+                # are looked up first): this chunk was rolled back, the earlier ones stand.
+                raise StoreError(
+                    f"payments of rows {chunk[0][0]}-{chunk[-1][0]} were recorded by another "
+                    "import at the same time; run this one again (it skips what is recorded)"
+                ) from None
             out.add(sorted(found, key=lambda i: i.row))  # file order in the report
         out.add(reading.issues[seen_reading:])
         result.settle = await settle_campaign(
