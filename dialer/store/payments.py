@@ -455,15 +455,13 @@ async def settle_campaign(
                 _note_partly_overdue(open_, alloc, day, close_overdue, out)
             _note_unapplied(open_, credits, alloc, rows_of, out)
         if changed:
-            active = list(
-                (
-                    await s.execute(
-                        select(Lead.id).where(
-                            Lead.id.in_(changed), Lead.status == LeadStatus.ACTIVE
-                        )
-                    )
-                ).scalars()
-            )
+            active: list[int] = []
+            for start in range(0, len(changed), CHUNK_ROWS):
+                part = changed[start : start + CHUNK_ROWS]
+                q_active = select(Lead.id).where(
+                    Lead.id.in_(part), Lead.status == LeadStatus.ACTIVE
+                )
+                active.extend((await s.execute(q_active)).scalars())
             await s.flush()
             # A lead being dialled now is rescheduled by its own call's outcome.
             await reschedule(s, policy, active, at=now)
