@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dialer.cli_db import add_db_argument
+from dialer.cli_payments import add_payments_command
 from dialer.errors import DialerError
 from dialer.leads_import import ImportFileError, Issue, Reading, records
 from dialer.phones import PhoneError, parse_phone
@@ -67,6 +68,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     exp.add_argument("--at", help="ISO time with offset (default: now)")
     add_db_argument(exp)
     exp.set_defaults(handler=_explain)
+
+    add_payments_command(lsub)
 
 
 def _import(args: argparse.Namespace) -> int:

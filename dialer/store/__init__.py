@@ -36,6 +36,8 @@ disposition and applies it (DNC, wrong number, promise, callback, paid; then the
 reschedule the lead); ``dialer.store.policy_config.policy_for(campaign.settings)`` is the
 campaign's ``ContactPolicy``; ``dialer.store.lease.LeaseKeeper`` keeps a campaign's lease;
 ``dialer.store.importer.import_file`` imports a debtor CSV (``dialer leads import``).
+``dialer.store.payments.import_payments`` records a payment CSV and settles the campaign's
+promises (``dialer leads payments``; the rule is ``rules.settlement.allocate``).
 
 ``StoreLeadSupply`` (``dialer.store.supply``) is the runner's ``dialer.leads.LeadSupply`` on
 this store: atomic claims (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite ``BEGIN

@@ -220,6 +220,29 @@ class PromiseToPay(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class Payment(Base):
+    """A payment the creditor reported (``dialer leads payments``). ``paid_on`` is the
+    debtor's local date of payment; ``paid_at`` its moment when the file gave one (None:
+    a date alone). ``allocated`` is the part already used to keep promises
+    (``rules.settlement``): it only grows, so a payment never counts twice.
+    ``reference`` is the creditor's payment id (or one derived from the row when the file
+    has none); the same reference twice for a lead is one payment."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("lead_id", "reference", name="uq_payments_lead_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_on: Mapped[date] = mapped_column(Date)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reference: Mapped[str] = mapped_column(String(120))
+    allocated: Mapped[Decimal] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Callback(Base):
     __tablename__ = "callbacks"
 
