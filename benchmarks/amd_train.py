@@ -78,6 +78,7 @@ class Trace:
     has: npt.NDArray[np.bool_]  # (n,) features present
     event_frame: int  # first frame with a tone event, or -1
     event_code: int
+    hold: npt.NDArray[np.bool_]  # (n,) a tone is sounding: no person verdict on this frame
 
 
 def trace_clip(clip: Clip, limit_s: float = LIMIT_S) -> Trace:
@@ -88,13 +89,15 @@ def trace_clip(clip: Clip, limit_s: float = LIMIT_S) -> Trace:
     front = FrontEnd()
     x = np.full((n, len(FEATURE_NAMES)), np.nan)
     event_frame, event_code = -1, 0
+    hold = np.zeros(n, dtype=np.bool_)
     for i in range(n):
         feats, event = front.step(st.energy_db[i], st.tonality[i], st.peak_hz[i], st.high_ratio[i])
+        hold[i] = front.tone_sounding
         if feats is not None:
             x[i] = feats
         if event is not None and event_frame < 0:
             event_frame, event_code = i, _EVENT_CODE[event[0]]
-    return Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code)
+    return Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code, hold)
 
 
 def fit(traces: Sequence[Trace]) -> TreeModel:
@@ -136,8 +139,11 @@ def simulate(t: Trace, p: npt.NDArray[np.float64], pol: PolicyParams) -> tuple[s
         )
         cs, pp = t.x[: last + 1, _CUR_SIL], p[: last + 1]
         h = np.flatnonzero(
-            ((cs >= pol.human_pause_s) & (pp <= pol.human_max_p))
-            | ((cs >= pol.human_late_pause_s) & (pp <= pol.human_late_max_p))
+            (
+                ((cs >= pol.human_pause_s) & (pp <= pol.human_max_p))
+                | ((cs >= pol.human_late_pause_s) & (pp <= pol.human_late_max_p))
+            )
+            & ~t.hold[: last + 1]
         )
     cands = []
     if 0 <= t.event_frame <= last:
