@@ -11,10 +11,11 @@ import pytest
 
 from benchmarks.amd_train import probabilities, simulate, trace_clip
 from telephony.amd.asterisk_amd import AsteriskAmd
-from telephony.amd.detector import AmdDetector, Verdict, to_amd_verdict
-from telephony.amd.features import FEATURE_NAMES
+from telephony.amd.detector import AmdDetector, Verdict, decide, to_amd_verdict
+from telephony.amd.features import FEATURE_NAMES, FrontEnd
 from telephony.amd.frames import FrameAssembler, PcmFormatError, pcm_to_samples
 from telephony.amd.model import PolicyParams, TreeModel, load_shipped
+from telephony.amd.vad import analyse_frames
 from telephony.amd_corpus import load_manifest, run_detector
 from telephony.events import AmdVerdict
 from telephony.wavfile import BadAudio, read_wav
@@ -181,3 +182,67 @@ def test_training_simulation_equals_the_streaming_detector() -> None:
         verdict, at = simulate(t, p, policy)
         out = run_detector(read_wav(t.clip.path))
         assert (verdict, round(at, 2)) == (out.verdict.value, round(out.at_s, 2)), t.clip.name
+
+
+def test_simulation_equals_the_detector_where_a_beep_follows_a_short_greeting() -> None:
+    """The tone hold (no person verdict while a beep may be sounding) is simulated too:
+    the short greetings are where it decides."""
+    model, policy = load_shipped()
+    clips = [c for c in load_manifest(DEV) if "short_greeting" in c.tags]
+    traces = [trace_clip(c) for c in clips]
+    assert any(t.hold.any() for t in traces)
+    for t, p in zip(traces, probabilities(model, traces), strict=True):
+        verdict, at = simulate(t, p, policy)
+        out = run_detector(read_wav(t.clip.path))
+        assert (verdict, round(at, 2)) == (out.verdict.value, round(out.at_s, 2)), t.clip.name
+
+
+def test_no_person_verdict_while_a_tone_sounds() -> None:
+    policy = PolicyParams(human_pause_s=0.3, human_max_p=0.2)
+    feats = [0.0] * len(FEATURE_NAMES)
+    feats[FEATURE_NAMES.index("cur_silence")] = 0.4
+    feats[FEATURE_NAMES.index("total_speech")] = 0.5
+    assert decide(feats, 0.1, None, 1.5, policy) == (Verdict.HUMAN, "utterance then pause")
+    assert decide(feats, 0.1, None, 1.5, policy, tone_sounding=True) is None
+
+
+def _front_end_over(x: np.ndarray) -> tuple[FrontEnd, list[float] | None, list[bool]]:
+    n = x.size // 160
+    st = analyse_frames(x[: n * 160].reshape(n, 160))
+    front = FrontEnd()
+    feats, sounding = None, []
+    for i in range(n):
+        feats, _ = front.step(st.energy_db[i], st.tonality[i], st.peak_hz[i], st.high_ratio[i])
+        sounding.append(front.tone_sounding)
+    return front, feats, sounding
+
+
+def _speech_like(seconds: float, seed: int) -> np.ndarray:
+    """Noise modulated at 4 Hz, like syllables (the VAD calls it voice)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    env = 0.55 + 0.45 * np.sin(2 * np.pi * 4 * np.arange(n) / RATE)
+    return (rng.normal(0, 2500, n) * env).astype(np.int16)
+
+
+def test_background_step_reads_room_noise_that_came_with_the_speech() -> None:
+    rng = np.random.default_rng(5)
+    line = rng.normal(0, 30, int(0.6 * RATE))
+    # A greeting recorded in a noisier room: 12 dB more background in its pause.
+    room = rng.normal(0, 120, int(1.0 * RATE))
+    x = np.concatenate([line, _speech_like(0.6, 6), room]).astype(np.int16)
+    feats = _front_end_over(x)[1]
+    assert feats is not None
+    assert feats[FEATURE_NAMES.index("pause_step_db")] == pytest.approx(12.0, abs=1.5)
+    # A person's room noise was there before they spoke and goes on: no step.
+    same = np.concatenate([line, _speech_like(0.6, 6), rng.normal(0, 30, RATE)])
+    feats = _front_end_over(same.astype(np.int16))[1]
+    assert feats is not None
+    assert abs(feats[FEATURE_NAMES.index("pause_step_db")]) < 1.0
+
+
+def test_front_end_says_when_a_tone_is_sounding() -> None:
+    x = np.concatenate([quiet(0.5), _speech_like(0.6, 2), quiet(0.2), tone(1000, 0.6), quiet(1)])
+    sounding = _front_end_over(x)[2]
+    beep = [s for i, s in enumerate(sounding) if 1.4 <= i * 0.02 < 1.85]
+    assert all(beep) and not any(sounding[:60]) and not sounding[-1]

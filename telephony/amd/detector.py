@@ -10,7 +10,8 @@ one that was measured):
    (two tri-tone segments back to back), a voicemail beep -> machine, with the beep time;
 2. a person as soon as they spoke and then paused ``human_pause_s`` while the model says
    "person" (asymmetric: quick for people, who must reach an agent within the 2 s the
-   abandon rules allow, and a machine only when the model is confident);
+   abandon rules allow, and a machine only when the model is confident); never while a
+   steady tone is sounding (a beep after a short greeting: the "pause" is the beep);
 3. at ``limit_s`` of audio: decide on what was heard, or "not sure", or "silence".
 
 After a machine verdict the detector keeps listening for the beep if fed
@@ -80,9 +81,13 @@ def decide(
     event: tuple[str, float] | None,
     now: float,
     params: PolicyParams,
+    *,
+    tone_sounding: bool = False,
 ) -> tuple[Verdict, str] | None:
     """One frame's decision: ``feats`` and ``p`` (probability of not a person) are None
-    until speech is heard; ``event`` is a tone event; ``now`` in seconds of audio."""
+    until speech is heard; ``event`` is a tone event; ``now`` in seconds of audio;
+    ``tone_sounding``: a steady tone is still going (no person verdict: it may be the
+    beep after a short greeting, reported when it ends)."""
     if event is not None:
         kind = event[0]
         if kind == ToneEvent.FAX:
@@ -94,8 +99,9 @@ def decide(
         if p >= params.machine_min_p and feats[_TOTAL_SPEECH] >= params.machine_min_speech_s:
             return Verdict.MACHINE, "model"
         pause = feats[_CUR_SILENCE]
-        if (pause >= params.human_pause_s and p <= params.human_max_p) or (
-            pause >= params.human_late_pause_s and p <= params.human_late_max_p
+        if not tone_sounding and (
+            (pause >= params.human_pause_s and p <= params.human_max_p)
+            or (pause >= params.human_late_pause_s and p <= params.human_late_max_p)
         ):
             return Verdict.HUMAN, "utterance then pause"
     if now >= params.limit_s - 1e-9:
@@ -178,7 +184,7 @@ class AmdDetector:
             ):
                 p = self.model.probability(feats)
             self._last_feats, self._last_p = feats, p
-            decision = decide(feats, p, event, now, pol)
+            decision = decide(feats, p, event, now, pol, tone_sounding=front.tone_sounding)
             if decision is not None:
                 self.result = reached = self._result(*decision)
         return reached

@@ -11,6 +11,8 @@ then a pause while they wait for an answer) from a recorded greeting (talks on):
 
 from __future__ import annotations
 
+from bisect import insort
+
 from telephony.amd import tones
 from telephony.amd.frames import FRAME_S
 from telephony.amd.vad import AdaptiveVad, VadParams
@@ -32,7 +34,13 @@ FEATURE_NAMES: tuple[str, ...] = (
     "high_ratio",  # mean share of voice energy above 1500 Hz, 0..1
     "voiced_frac",  # voice frames / frames since onset, 0..1 (inside utterances too)
     "pause_noise_db",  # mean level of non-voice frames since onset minus before it, dB
+    "pause_step_db",  # median background level in pauses since onset minus before it, dB
+    "pause_tilt_step",  # same for the background's share above 1500 Hz, -1..1
 )
+# Background frames heard in a pause only count once the speech has died away (its tail
+# and the room's reverberation), so that the pause median measures the background.
+_TAIL_FRAMES = 5  # 100 ms
+_MIN_BG_FRAMES = 3
 
 
 class ToneEvent:
@@ -46,11 +54,15 @@ class FrontEnd:
 
     __slots__ = (
         "_beep_candidate",
+        "_bg_pause",
+        "_bg_pre",
         "_floor_at_onset",
         "_high_sum",
         "_n_runs_seen",
         "_nv_after",
         "_nv_before",
+        "_tilt_pause",
+        "_tilt_pre",
         "tones",
         "vad",
         "voice_total",
@@ -68,6 +80,16 @@ class FrontEnd:
         # utterance: a recorded greeting brings its room's noise, heard in its pauses.
         self._nv_before = [0.0, 0]
         self._nv_after = [0.0, 0]
+        # Sorted levels (dBFS) and >1500 Hz shares of background frames before the first
+        # utterance and in the pauses after it, for robust medians: a greeting played
+        # from a recording brings the noise of its room (it starts with the greeting and
+        # ends with it), a person's room noise was there before they spoke and goes on
+        # (corpus README, "How it was made"). Medians, not means: a pick-up rustle before
+        # a person speaks must not read as "the noise changed".
+        self._bg_pre: list[float] = []
+        self._bg_pause: list[float] = []
+        self._tilt_pre: list[float] = []
+        self._tilt_pause: list[float] = []
 
     def step(
         self, energy_db: float, tonality: float, peak_hz: float, high_ratio: float
@@ -83,6 +105,13 @@ class FrontEnd:
             acc = self._nv_after if vad.in_utterance or vad.utterances else self._nv_before
             acc[0] += energy_db
             acc[1] += 1
+            if tonality < tones.MIN_TONALITY:  # beeps and other tones are no background
+                if acc is self._nv_before:
+                    insort(self._bg_pre, energy_db)
+                    insort(self._tilt_pre, high_ratio)
+                elif vad.frame_index - vad.last_voice_frame > _TAIL_FRAMES:
+                    insort(self._bg_pause, energy_db)
+                    insort(self._tilt_pause, high_ratio)
         self.tones.update(vad.frame_index, tonality, peak_hz, energy_db, floor)
         event = self._tone_event(vad.now_s)
         utts = vad.all_utterances()
@@ -158,6 +187,7 @@ class FrontEnd:
             high,
             min(self.voice_total * FRAME_S / since, 1.0),
             self._pause_noise(),
+            *self._background_step(),
         ]
 
     def _pause_noise(self) -> float:
@@ -166,3 +196,24 @@ class FrontEnd:
             return 0.0
         before = b[0] / b[1] if b[1] else a[0] / a[1]
         return a[0] / a[1] - before
+
+    def _background_step(self) -> tuple[float, float]:
+        """Median level (dB) and >1500 Hz share of the background in the pauses since
+        the first utterance minus before it; 0 until both have a few frames."""
+        pre, pause = self._bg_pre, self._bg_pause
+        if len(pre) < _MIN_BG_FRAMES or len(pause) < _MIN_BG_FRAMES:
+            return 0.0, 0.0
+        tp, tq = self._tilt_pre, self._tilt_pause
+        return (
+            pause[len(pause) // 2] - pre[len(pre) // 2],
+            tq[len(tq) // 2] - tp[len(tp) // 2],
+        )
+
+    @property
+    def tone_sounding(self) -> bool:
+        """A steady tone has been sounding for at least 60 ms and goes on (maybe a
+        voicemail beep that will be reported when it ends): no "person" verdict yet."""
+        if self._beep_candidate is not None:
+            return True
+        run = self.tones.open_run()
+        return run is not None and run.length >= 3 * FRAME_S
