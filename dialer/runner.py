@@ -96,6 +96,7 @@ class _Call:
         "live_at",
         "outcome",
         "placed_at",
+        "placed_wall",
         "reserved_for",
         "state",
         "target",
@@ -108,6 +109,7 @@ class _Call:
         self.id = call
         self.target = target
         self.placed_at = placed_at
+        self.placed_wall: datetime | None = None  # set by the runner when it dials
         self.reserved_for = reserved_for
         self.state = CallState.DIALING
         self.agent: AgentId | None = None
@@ -459,7 +461,8 @@ class CampaignRunner:
             self._pending[call_id] = now
         self._lines_busy += 1
         self.stats.dials += 1
-        await self._leads.started(call_id, target, at=self._clock.wall(now))
+        call.placed_wall = self._clock.wall(now)
+        await self._leads.started(call_id, target, at=call.placed_wall)
         if self._call_listeners:
             self._notify(CallPlaced(self.settings.campaign, call_id, target, now, reserved_for))
         try:
@@ -665,7 +668,7 @@ class CampaignRunner:
             call=call.id,
             target=call.target,
             outcome=outcome,
-            placed_at=self._clock.wall(call.placed_at),
+            placed_at=call.placed_wall or self._clock.wall(call.placed_at),
             ended_at=self._clock.wall(at),
             agent=call.agent,
             amd_verdict=None if call.verdict is None else call.verdict.value,

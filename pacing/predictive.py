@@ -39,7 +39,7 @@ from pacing.base import (
     cap_dials,
 )
 from pacing.estimators import DialOutcomeModel, SpellModel
-from pacing.paths import IntArray, PathSet, quantile_table, stacked_table
+from pacing.paths import IntArray, PathSet, SmallIntArray, quantile_table, stacked_table
 
 
 class PredictivePacer:
@@ -65,7 +65,7 @@ class PredictivePacer:
         guards: bool = True,
         seed: int = 0,
         recheck_every: float = 2.0,
-        min_paths: int = 32,
+        min_paths: int = 16,
     ) -> None:
         """Tunables are keyword-only; times in seconds, ratios in 0..1.
 
@@ -142,7 +142,8 @@ class PredictivePacer:
         self._live_cdf, self._talk_cdf, self._wrap_cdf = empty_f, empty_f, empty_f
         self._live_q, self._talk_q, self._wrap_q = empty_i, empty_i, empty_i
         self._new_pmf: FloatArray = np.zeros(1)
-        self._supply_q, self._live_q_h, self._table = empty_i, empty_i, empty_i
+        self._supply_q, self._live_q_h = empty_i, empty_i
+        self._table: SmallIntArray = np.zeros((1, 1), dtype=np.int8)
         self._wrap_offset = self._demand_offset = 0
         self._pool: IntArray = np.zeros(0, dtype=np.int64)
         self._pool_at = 0
