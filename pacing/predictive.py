@@ -39,7 +39,7 @@ from pacing.base import (
     cap_dials,
 )
 from pacing.estimators import DialOutcomeModel, SpellModel
-from pacing.paths import IntArray, PathSet, quantile_table
+from pacing.paths import IntArray, PathSet, SmallIntArray, quantile_table, stacked_table
 
 
 class PredictivePacer:
@@ -65,7 +65,7 @@ class PredictivePacer:
         guards: bool = True,
         seed: int = 0,
         recheck_every: float = 2.0,
-        min_paths: int = 32,
+        min_paths: int = 16,
     ) -> None:
         """Tunables are keyword-only; times in seconds, ratios in 0..1.
 
@@ -125,6 +125,7 @@ class PredictivePacer:
         self._wall_offset = 0.0
         self._hour, self._hour_live, self._hour_ab = -1, 0, 0
         self.levels = quantile_levels
+        self._byte_levels = quantile_levels <= 256 and quantile_levels & (quantile_levels - 1) == 0
         self.rng = np.random.default_rng(seed)
         self.dials_model = DialOutcomeModel(dt=dt, max_age=horizon + 60.0, half_life=dial_half_life)
         self.talk = SpellModel(dt=dt, max_duration=1800.0, prior_mean=240.0)
@@ -142,7 +143,8 @@ class PredictivePacer:
         self._live_q, self._talk_q, self._wrap_q = empty_i, empty_i, empty_i
         self._new_pmf: FloatArray = np.zeros(1)
         self._supply_q, self._live_q_h = empty_i, empty_i
-        self._wrap_offset = 0
+        self._table: SmallIntArray = np.zeros((1, 1), dtype=np.int8)
+        self._wrap_offset = self._demand_offset = 0
         self._pool: IntArray = np.zeros(0, dtype=np.int64)
         self._pool_at = 0
         # A "no dial" answer stands until the discrete state changes or ``recheck_every``
@@ -222,6 +224,8 @@ class PredictivePacer:
         self._supply_q = np.clip(np.vstack((self._talk_q, self._wrap_q)) - d, 0, k)
         self._wrap_offset = len(self._talk_q)
         self._live_q_h = np.minimum(self._live_q, k)
+        self._table = stacked_table(self._supply_q, self._live_q_h, k)
+        self._demand_offset = len(self._supply_q)
         self._refreshed_at = snap.now
         self._refreshed_obs = self.dials_model.observed + self.talk.completed
 
@@ -247,7 +251,18 @@ class PredictivePacer:
         """``m × per_path`` quantile levels from a pre-drawn pool (cheap slices)."""
         need = self._m * max(per_path, 1)
         if self._pool_at + need > len(self._pool):
-            self._pool = self.rng.integers(0, self.levels, max(1 << 18, 4 * need))
+            size = max(1 << 18, 4 * need)
+            if self._byte_levels:
+                # Each byte of the generator's raw 64-bit output, masked to a power-of-two
+                # level count, is an exactly uniform level: ~5x cheaper than
+                # ``integers``, which spends a whole 64-bit draw on each level (the draws
+                # were a tenth of a large floor's decision time). Little-endian bytes so
+                # the stream does not depend on the machine.
+                raw = self.rng.bit_generator.random_raw((size + 7) // 8)
+                levels = raw.astype("<u8", copy=False).view(np.uint8)[:size]
+                self._pool = (levels & (self.levels - 1)).astype(np.int64)
+            else:
+                self._pool = self.rng.integers(0, self.levels, size)
             self._pool_at = 0
         out = self._pool[self._pool_at : self._pool_at + need]
         self._pool_at += need
@@ -330,13 +345,16 @@ class PredictivePacer:
         wrap_rows = np.minimum((snap.wrapup_elapsed / dt).astype(np.int64), len(self._wrap_q) - 1)
         age_rows = np.minimum((snap.pending_ages / dt).astype(np.int64), len(self._live_q) - 1)
         m = self._m
+        rows = np.concatenate(
+            (talk_rows, wrap_rows + self._wrap_offset, age_rows + self._demand_offset)
+        )
         paths = PathSet.sample(
             draws=self._draw(n_items).reshape(m, max(n_items, 1))[:, :n_items],
             horizon=k,
             ready=ready,
             waiting=snap.waiting,
-            supply=(self._supply_q, np.concatenate((talk_rows, wrap_rows + self._wrap_offset))),
-            demand=(self._live_q_h, age_rows),
+            table=self._table,
+            rows=rows,
         )
         price, guard = self.price(snap.now)
         budget = price * g_end
