@@ -15,10 +15,12 @@ from rich.table import Table
 from dialer.cli_db import add_db_argument
 from dialer.cli_payments import add_payments_command
 from dialer.errors import DialerError
+from dialer.issue_report import REPORT_COLUMNS
+from dialer.issue_summary import print_issue_summary
 from dialer.leads_import import ImportFileError, Issue, Reading, records
 from dialer.phones import PhoneError, parse_phone
 from dialer.store.facts import load_facts
-from dialer.store.importer import REPORT_COLUMNS, ImportOptions, ImportResult, import_file
+from dialer.store.importer import ImportOptions, ImportResult, import_file
 from dialer.store.policy_config import policy_for
 from dialer.store.settings import settings_for
 from dialer.store.store import Store
@@ -129,20 +131,7 @@ def _summary(console: Console, r: ImportResult) -> None:
     t.add_row("encoding", r.encoding)
     t.add_row("seconds", f"{r.seconds:.1f}")
     console.print(t)
-    if r.reasons:
-        reasons = Table(title="issues by kind")
-        reasons.add_column("action / column")
-        reasons.add_column("rows", justify="right")
-        for reason, n in r.reasons.most_common(15):
-            reasons.add_row(reason, f"{n:,}")
-        console.print(reasons)
-        first = Table(title="first issues")
-        for col in ("row", "column", "value", "reason", "action"):
-            first.add_column(col)
-        for i in r.first_issues:
-            first.add_row(str(i.row), i.column, i.value, i.reason, i.action)
-        console.print(first)
-    console.print(f"report: {r.report} ({r.issues:,} entries)")
+    print_issue_summary(console, r)
 
 
 def _dnc(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from dialer.cli_db import add_db_argument
 from dialer.errors import DialerError
+from dialer.issue_summary import print_issue_summary
 from dialer.leads_import import ImportFileError
 from dialer.store.payments import PaymentOptions, PaymentResult, import_payments
 from dialer.store.settings import settings_for
@@ -114,17 +115,4 @@ def summary(console: Console, r: PaymentResult) -> None:
     ):
         t.add_row(label, value)
     console.print(t)
-    if r.reasons:
-        reasons = Table(title="report entries by kind")
-        reasons.add_column("action / column")
-        reasons.add_column("rows", justify="right")
-        for reason, n in r.reasons.most_common(15):
-            reasons.add_row(reason, f"{n:,}")
-        console.print(reasons)
-        first = Table(title="first entries")
-        for col in ("row", "column", "value", "reason", "action"):
-            first.add_column(col)
-        for i in r.first_issues:
-            first.add_row(str(i.row), i.column, i.value, i.reason, i.action)
-        console.print(first)
-    console.print(f"report: {r.report} ({r.issues:,} entries)")
+    print_issue_summary(console, r, noun="entries")

@@ -142,8 +142,11 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-def layout_of(header: list[str]) -> Layout:
-    """Map header names to roles; ImportFileError naming missing or repeated columns."""
+def header_roles(
+    header: list[str], aliases: dict[str, tuple[str, ...]]
+) -> tuple[list[str], dict[str, int]]:
+    """(normalised names, role -> column index) of a header line; ImportFileError for a
+    nameless or repeated column, or two columns meaning the same role."""
     names = [_norm(h) for h in header]
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
@@ -153,12 +156,18 @@ def layout_of(header: list[str]) -> Layout:
             raise ImportFileError(f"column {header[i]!r} appears twice in the header")
         seen[n] = i
     fields: dict[str, int] = {}
-    for role, aliases in ALIASES.items():
-        hits = [a for a in aliases if a in seen]
+    for role, names_for_role in aliases.items():
+        hits = [a for a in names_for_role if a in seen]
         if len(hits) > 1:
             raise ImportFileError(f"columns {hits} all mean {role!r}: keep one")
         if hits:
             fields[role] = seen[hits[0]]
+    return names, fields
+
+
+def layout_of(header: list[str]) -> Layout:
+    """Map header names to roles; ImportFileError naming missing or repeated columns."""
+    names, fields = header_roles(header, ALIASES)
     phones: list[PhoneColumn] = []
     used = set(fields.values())
     for i, n in enumerate(names):

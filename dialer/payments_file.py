@@ -27,7 +27,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from dialer.leads_import import _AMOUNT as AMOUNT_PATTERN
-from dialer.leads_import import ALIASES, MAX_AMOUNT, ImportFileError, Issue, _norm, _short
+from dialer.leads_import import (
+    ALIASES,
+    MAX_AMOUNT,
+    ImportFileError,
+    Issue,
+    _short,
+    header_roles,
+)
 
 PAYMENT_ALIASES: dict[str, tuple[str, ...]] = {
     "account": ALIASES["account"],
@@ -63,21 +70,7 @@ class PaymentRow:
 def payment_layout(header: list[str]) -> tuple[PaymentLayout, list[Issue]]:
     """Map header names to roles; ImportFileError naming missing or repeated columns.
     The issues are notes about ignored columns."""
-    names = [_norm(h) for h in header]
-    seen: dict[str, int] = {}
-    for i, n in enumerate(names):
-        if not n:
-            raise ImportFileError(f"column {i + 1} of the header has no name")
-        if n in seen:
-            raise ImportFileError(f"column {header[i]!r} appears twice in the header")
-        seen[n] = i
-    fields: dict[str, int] = {}
-    for role, aliases in PAYMENT_ALIASES.items():
-        hits = [a for a in aliases if a in seen]
-        if len(hits) > 1:
-            raise ImportFileError(f"columns {hits} all mean {role!r}: keep one")
-        if hits:
-            fields[role] = seen[hits[0]]
+    _names, fields = header_roles(header, PAYMENT_ALIASES)
     missing = [r for r in REQUIRED if r not in fields]
     if missing:
         raise ImportFileError(

@@ -18,7 +18,6 @@ A transaction of 50,000 rows holds SQLite's write lock for about a second.
 from __future__ import annotations
 
 import asyncio
-import csv
 import gc
 import multiprocessing
 import os
@@ -32,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dialer.issue_report import IssueReport
 from dialer.leads_import import (
     ImportFileError,
     Issue,
@@ -49,7 +49,6 @@ from dialer.leads_import import (
 from dialer.store.bulk import POLICIES, BulkWriter
 from dialer.store.store import Store, utcnow
 
-REPORT_COLUMNS = ("row", "column", "value", "reason", "action")
 CHUNK_ROWS = 5000  # rows a validation job gets: small enough to keep both workers busy
 
 
@@ -176,32 +175,6 @@ def _batches(
         yield batch
 
 
-class _Report:
-    def __init__(self, path: Path, result: ImportResult) -> None:
-        self.fh = path.open("w", newline="", encoding="utf-8")
-        self.w = csv.writer(self.fh)
-        self.w.writerow(REPORT_COLUMNS)
-        self.result = result
-
-    def add(self, issues: list[Issue]) -> None:
-        r = self.result
-        for i in issues:
-            self.w.writerow((i.row, i.column, i.value, i.reason, i.action))
-            r.issues += 1
-            r.reasons[f"{i.action} / {i.column or '(row)'}"] += 1
-            if i.action in ("row skipped", "duplicate skipped"):
-                r.rows_skipped += 1
-            elif i.action == "value dropped":
-                r.values_dropped += 1
-            elif i.action == "note":
-                r.notes += 1
-            if len(r.first_issues) < 10:
-                r.first_issues.append(i)
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 async def import_file(
     store: Store,
     campaign: str,
@@ -241,7 +214,12 @@ async def import_file(
     jobs = opts.jobs
     if jobs is None:
         jobs = min(2, os.cpu_count() or 1) if path.stat().st_size > 8 << 20 else 0
-    out = _Report(report, result)
+
+    def count_dropped(issue: Issue) -> None:
+        if issue.action == "value dropped":
+            result.values_dropped += 1
+
+    out = IssueReport(report, result, count_dropped)
     seen_issues = 0
 
     def drain_reading() -> None:

@@ -25,7 +25,6 @@ for the rules' promise dates.
 
 from __future__ import annotations
 
-import csv
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -40,11 +39,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialer.issue_report import IssueReport
 from dialer.leads_import import ImportFileError, Issue, Reading, records
 from dialer.payments_file import PaymentLayout, PaymentRow, parse_payment, payment_layout
 from dialer.phones import valid_zone
 from dialer.store.errors import StoreError
-from dialer.store.importer import REPORT_COLUMNS
 from dialer.store.models import Lead, LeadStatus, Payment, Phone, PromiseStatus, PromiseToPay
 from dialer.store.policy_config import policy_for
 from dialer.store.store import Store, _at
@@ -107,34 +106,6 @@ class PaymentResult:
     first_issues: list[Issue] = field(default_factory=list)
 
 
-class _Report:
-    """The per-row report (``row,column,value,reason,action``) and the counts."""
-
-    def __init__(self, path: Path, result: PaymentResult) -> None:
-        self.fh = path.open("w", newline="", encoding="utf-8")
-        self.w = csv.writer(self.fh)
-        self.w.writerow(REPORT_COLUMNS)
-        self.result = result
-
-    def add(self, issues: Iterable[Issue]) -> None:
-        r = self.result
-        for i in issues:
-            self.w.writerow((i.row, i.column, i.value, i.reason, i.action))
-            r.issues += 1
-            r.reasons[f"{i.action} / {i.column or '(row)'}"] += 1
-            if i.action in ("row skipped", "duplicate skipped"):
-                r.rows_skipped += 1
-            if i.action == "duplicate skipped":
-                r.duplicates += 1
-            elif i.action == "note":
-                r.notes += 1
-            if len(r.first_issues) < 10:
-                r.first_issues.append(i)
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 async def import_payments(
     store: Store,
     campaign: str,
@@ -165,7 +136,12 @@ async def import_payments(
         raise ImportFileError(f"{path}: empty file (no header line)")
     layout, notes = payment_layout(first[1])
     result.encoding = reading.encoding
-    out = _Report(report, result)
+
+    def count_duplicate(issue: Issue) -> None:
+        if issue.action == "duplicate skipped":
+            result.duplicates += 1
+
+    out = IssueReport(report, result, count_duplicate)
     seen_reading = 0
     # (lead id, reference) recorded from this file, and the rank of reference-less rows.
     in_file: dict[tuple[int, str], PaymentRow] = {}
