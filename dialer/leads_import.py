@@ -410,6 +410,21 @@ def records(
             yield here, rec
 
 
+def open_records(
+    path: Path, *, encoding: str, max_line_bytes: int
+) -> tuple[Reading, Iterator[tuple[int, list[str]]], list[str]]:
+    """(what the reading finds besides records, the records after the header, the
+    header) of a file to import; ImportFileError when it is missing or empty."""
+    if not path.is_file():
+        raise ImportFileError(f"{path}: no such file")
+    reading = Reading()
+    rec_iter = records(path, encoding=encoding, max_line_bytes=max_line_bytes, reading=reading)
+    first = next(rec_iter, None)
+    if first is None:
+        raise ImportFileError(f"{path}: empty file (no header line)")
+    return reading, rec_iter, first[1]
+
+
 def default_currency(region: str) -> str:
     return CURRENCY_OF.get(region.upper(), "USD")
 

@@ -33,17 +33,15 @@ from typing import Any
 
 from dialer.issue_report import IssueReport
 from dialer.leads_import import (
-    ImportFileError,
     Issue,
     Layout,
     PhoneRow,
-    Reading,
     RowLead,
     RowRules,
     default_currency,
     layout_of,
+    open_records,
     parse_row,
-    records,
     weights_from,
 )
 from dialer.store.bulk import POLICIES, BulkWriter
@@ -196,19 +194,13 @@ async def import_file(
         currency=(opts.currency or info.settings.get("currency") or default_currency(region)),
         weights=weights_from(info.settings),
     )
-    if not path.is_file():
-        raise ImportFileError(f"{path}: no such file")
+    reading, rec_iter, header = open_records(
+        path, encoding=opts.encoding, max_line_bytes=opts.max_line_bytes
+    )
     report = report or path.with_name(path.name + ".report.csv")
     started = time.perf_counter()
     result = ImportResult(report=report)
-    reading = Reading()
-    rec_iter = records(
-        path, encoding=opts.encoding, max_line_bytes=opts.max_line_bytes, reading=reading
-    )
-    first = next(rec_iter, None)
-    if first is None:
-        raise ImportFileError(f"{path}: empty file (no header line)")
-    layout = layout_of(first[1])
+    layout = layout_of(header)
     result.encoding = reading.encoding
     writer = BulkWriter(store, info.id, on_duplicate=opts.on_duplicate, at=at or utcnow())
     jobs = opts.jobs

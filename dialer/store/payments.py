@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.issue_report import IssueReport
-from dialer.leads_import import ImportFileError, Issue, Reading, records
+from dialer.leads_import import Issue, open_records
 from dialer.payments_file import PaymentLayout, PaymentRow, parse_payment, payment_layout
 from dialer.phones import valid_zone
 from dialer.store.errors import StoreError
@@ -122,19 +122,13 @@ async def import_payments(
     now = _at(at)
     info = await store.get_campaign(campaign)
     policy = policy_for(info.settings)  # a bad campaign config stops here, before writing
-    if not path.is_file():
-        raise ImportFileError(f"{path}: no such file")
+    reading, rec_iter, header = open_records(
+        path, encoding=opts.encoding, max_line_bytes=opts.max_line_bytes
+    )
     report = report or path.with_name(path.name + ".report.csv")
     started = time.perf_counter()
     result = PaymentResult(report=report)
-    reading = Reading()
-    rec_iter = records(
-        path, encoding=opts.encoding, max_line_bytes=opts.max_line_bytes, reading=reading
-    )
-    first = next(rec_iter, None)
-    if first is None:
-        raise ImportFileError(f"{path}: empty file (no header line)")
-    layout, notes = payment_layout(first[1])
+    layout, notes = payment_layout(header)
     result.encoding = reading.encoding
 
     def count_duplicate(issue: Issue) -> None:
