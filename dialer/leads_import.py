@@ -425,6 +425,20 @@ def open_records(
     return reading, rec_iter, first[1]
 
 
+def record_batches(
+    it: Iterator[tuple[int, list[str]]], size: int
+) -> Iterator[list[tuple[int, list[str]]]]:
+    """``records`` in lists of ``size`` (the last one shorter)."""
+    batch: list[tuple[int, list[str]]] = []
+    for item in it:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def default_currency(region: str) -> str:
     return CURRENCY_OF.get(region.upper(), "USD")
 

@@ -42,6 +42,7 @@ from dialer.leads_import import (
     layout_of,
     open_records,
     parse_row,
+    record_batches,
     weights_from,
 )
 from dialer.store.bulk import POLICIES, BulkWriter
@@ -160,19 +161,6 @@ def _worker_init() -> None:
     gc.set_threshold(*_BULK_GC_THRESHOLD)
 
 
-def _batches(
-    it: Iterator[tuple[int, list[str]]], size: int
-) -> Iterator[list[tuple[int, list[str]]]]:
-    batch: list[tuple[int, list[str]]] = []
-    for item in it:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 async def import_file(
     store: Store,
     campaign: str,
@@ -254,7 +242,7 @@ async def import_file(
 
     try:
         with bulk_gc():
-            batches = _batches(rec_iter, min(opts.batch_size, CHUNK_ROWS))
+            batches = record_batches(rec_iter, min(opts.batch_size, CHUNK_ROWS))
             if jobs == 0:
                 for batch in batches:
                     leads, issues = parse_batch(batch, layout, rules)

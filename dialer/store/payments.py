@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialer.issue_report import IssueReport
-from dialer.leads_import import Issue, open_records
+from dialer.leads_import import Issue, open_records, record_batches
 from dialer.payments_file import PaymentLayout, PaymentRow, parse_payment, payment_layout
 from dialer.phones import valid_zone
 from dialer.store.errors import StoreError
@@ -143,7 +143,7 @@ async def import_payments(
     rows_of: dict[int, int] = {}  # payment id -> file row
     try:
         out.add(notes)
-        for chunk in _chunks(rec_iter, CHUNK_ROWS):
+        for chunk in record_batches(rec_iter, CHUNK_ROWS):
             result.rows += len(chunk)
             out.add(reading.issues[seen_reading:])
             seen_reading = len(reading.issues)
@@ -184,19 +184,6 @@ async def import_payments(
         out.close()
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _chunks(
-    it: Iterator[tuple[int, list[str]]], size: int
-) -> Iterator[list[tuple[int, list[str]]]]:
-    batch: list[tuple[int, list[str]]] = []
-    for item in it:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 async def _zones(s: AsyncSession, lead_ids: Iterable[int]) -> dict[int, ZoneInfo]:
