@@ -17,45 +17,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import selectors
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from simulator.loop import VirtualTimeLoop
+from simulator.loop import JumpSelector, VirtualTimeLoop
 
-# Longest real wait (seconds) for a held IO completion before re-checking the loop.
+# Longest real wait (seconds) for a held IO completion before re-checking the loop; and
+# the step of the clock when it follows real time while held.
 _HELD_WAIT = 0.5
+_FOLLOW_WAIT = 0.05
 
 
-class _HeldSelector(selectors.DefaultSelector):
+class _HeldSelector(JumpSelector):
     def __init__(self, owner: HeldVirtualTimeLoop) -> None:
-        super().__init__()
-        self._owner = owner
+        super().__init__(owner)
+        self._held = owner
 
     def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        owner = self._owner
-        if owner.holds > 0:
-            # Virtual time stands still: wait in real time for the IO that holds it.
-            wait = _HELD_WAIT if timeout is None or timeout > 0 else 0.0
-            held: list[tuple[Any, int]] = super().select(wait)
-            return held
-        if timeout is None:
-            result: list[tuple[Any, int]] = super().select(0)
-            if not result:
-                raise RuntimeError("virtual-time loop is idle with no timer: deadlock")
-            return result
-        if timeout > 0:
-            owner.jump()
-        polled: list[tuple[Any, int]] = super().select(0)
-        return polled
+        owner = self._held
+        if owner.holds > 0 and timeout != 0:
+            # The clock is held: wait in real time for the IO that holds it.
+            if not owner.real_time_while_held:
+                held: list[tuple[Any, int]] = selectors.DefaultSelector.select(self, _HELD_WAIT)
+                return held
+            # Or let it follow the real clock, so that a sleep while holding (a lease
+            # wait) ends in real time.
+            wait = _FOLLOW_WAIT if timeout is None else min(timeout, _FOLLOW_WAIT)
+            t0 = time.monotonic()
+            ready: list[tuple[Any, int]] = selectors.DefaultSelector.select(self, wait)
+            owner.advance(time.monotonic() - t0)
+            return ready
+        return super().select(timeout)
 
 
 class HeldVirtualTimeLoop(VirtualTimeLoop):
-    def __init__(self, start: float = 0.0) -> None:
+    """``real_time_while_held``: while held, the virtual clock runs at real speed instead
+    of standing still (the crash harness: the database's latency, and lease waits, take
+    real time)."""
+
+    selector_type = _HeldSelector
+
+    def __init__(self, start: float = 0.0, *, real_time_while_held: bool = False) -> None:
         self.holds = 0
-        self._vtime = float(start)
-        self._seq = 0
-        # Bypass VirtualTimeLoop.__init__ only to install the holding selector.
-        asyncio.SelectorEventLoop.__init__(self, selector=_HeldSelector(self))
+        self.real_time_while_held = real_time_while_held
+        super().__init__(start)
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock on by ``seconds``."""
+        self._vtime += seconds
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:

@@ -25,7 +25,10 @@ from typing import Any
 _MAX_SELECT_TIMEOUT = 24 * 3600.0  # asyncio.base_events.MAXIMUM_SELECT_TIMEOUT, seconds
 
 
-class _JumpSelector(selectors.DefaultSelector):
+class JumpSelector(selectors.DefaultSelector):
+    """Polls real IO without blocking; when the loop would wait, jumps the virtual clock
+    to the next timer instead."""
+
     def __init__(self, owner: VirtualTimeLoop) -> None:
         super().__init__()
         self._owner = owner
@@ -64,10 +67,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     ``_run_once`` is the base loop's, adapted to these entries.
     """
 
+    # The selector that drives the clock (a subclass may hold it: simulator.held_loop).
+    selector_type: type[JumpSelector] = JumpSelector
+
     def __init__(self, start: float = 0.0) -> None:
         self._vtime = float(start)
         self._seq = 0
-        super().__init__(selector=_JumpSelector(self))
+        super().__init__(selector=self.selector_type(self))
 
     def call_at(
         self,

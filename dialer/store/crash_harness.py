@@ -16,9 +16,9 @@ after recovery, ``S worker`` at start and ``E`` at a clean end.
 
 Virtual time and the database: the virtual clock jumps to the next timer whenever the
 loop is idle, and a query running in aiosqlite's thread leaves it idle. So every store
-call is made "holding" the clock (``HoldingLoop``): while one is in flight the loop waits
-in real time for it instead of jumping, and virtual time runs at real speed meanwhile
-(the database's latency is real time, one to one).
+call is made holding the clock (``HeldVirtualTimeLoop``, ``real_time_while_held``): while
+one is in flight the loop waits in real time for it instead of jumping, and virtual time
+runs at real speed meanwhile (the database's latency is real time, one to one).
 """
 
 from __future__ import annotations
@@ -28,13 +28,9 @@ import asyncio
 import contextlib
 import os
 import secrets
-import selectors
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -52,52 +48,12 @@ from dialer.store.store import Store
 from dialer.store.supply import StoreLeadSupply
 from pacing.registry import make_pacer
 from simulator.agents import SimAgents
+from simulator.held_loop import HeldVirtualTimeLoop
 from simulator.ledger import Ledger
-from simulator.loop import VirtualTimeLoop, _JumpSelector
 from simulator.scenario import Scenario, parse_scenario
 from simulator.telephony import SimTelephony
 from telephony.events import CallEvent
 from telephony.port import Originate
-
-
-class _HoldSelector(_JumpSelector):
-    def __init__(self, owner: HoldingLoop) -> None:
-        super().__init__(owner)
-        self._holder = owner
-
-    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        if self._holder.hold > 0 and timeout != 0:
-            # A store call is in flight: wait (really) for its thread or socket to wake
-            # us, and let the virtual clock follow the real one meanwhile (so a sleep
-            # while holding, e.g. waiting for a lease, ends in real time).
-            wait = 0.05 if timeout is None else min(timeout, 0.05)
-            t0 = time.monotonic()
-            ready: list[tuple[Any, int]] = selectors.DefaultSelector.select(self, wait)
-            self._holder.advance(time.monotonic() - t0)
-            return ready
-        return super().select(timeout)
-
-
-class HoldingLoop(VirtualTimeLoop):
-    """A virtual-time loop whose clock stands still while ``holding()`` is active."""
-
-    def __init__(self) -> None:
-        # VirtualTimeLoop.__init__, with the holding selector.
-        self.hold = 0
-        self._vtime = 0.0
-        self._seq = 0
-        asyncio.SelectorEventLoop.__init__(self, selector=_HoldSelector(self))
-
-    def advance(self, seconds: float) -> None:
-        self._vtime += seconds
-
-    @contextmanager
-    def holding(self) -> Iterator[None]:
-        self.hold += 1
-        try:
-            yield
-        finally:
-            self.hold -= 1
 
 
 class Log:
@@ -138,7 +94,7 @@ class LoggedTelephony:
 class HeldSupply:
     """The store supply with the virtual clock held during each call, and finishes logged."""
 
-    def __init__(self, inner: StoreLeadSupply, loop: HoldingLoop, log: Log) -> None:
+    def __init__(self, inner: StoreLeadSupply, loop: HeldVirtualTimeLoop, log: Log) -> None:
         self.inner = inner
         self.loop = loop
         self.log = log
@@ -146,15 +102,15 @@ class HeldSupply:
     async def claim(
         self, count: int, *, at: datetime, for_agent: AgentId | None = None
     ) -> Sequence[DialTarget]:
-        with self.loop.holding():
+        with self.loop.hold():
             return await self.inner.claim(count, at=at, for_agent=for_agent)
 
     async def started(self, call: CallId, target: DialTarget, *, at: datetime) -> None:
-        with self.loop.holding():
+        with self.loop.hold():
             await self.inner.started(call, target, at=at)
 
     async def finished(self, result: AttemptResult) -> None:
-        with self.loop.holding():
+        with self.loop.hold():
             await self.inner.finished(result)
         self.log.write(f"F {result.call} {result.outcome.value}")
 
@@ -204,13 +160,13 @@ async def last_activity(store: Store, campaign_id: int) -> datetime | None:
     return max(out) if out else None
 
 
-async def main_async(args: argparse.Namespace, loop: HoldingLoop) -> int:
+async def main_async(args: argparse.Namespace, loop: HeldVirtualTimeLoop) -> int:
     log = Log(args.log)
     worker = f"h{os.getpid()}-{secrets.token_hex(2)}"
-    with loop.holding():
+    with loop.hold():
         store = await Store.open(settings_for(args.db, lease_ttl=args.lease_ttl))
     try:
-        with loop.holding():
+        with loop.hold():
             info = await store.get_campaign(args.campaign)
             lease = None
             if not args.shared:
@@ -227,25 +183,25 @@ async def main_async(args: argparse.Namespace, loop: HoldingLoop) -> int:
             store, info.id, policy=policy_for(info.settings), worker=worker, lease=lease
         )
         if lease is not None:
-            with loop.holding():
+            with loop.hold():
                 pending, placed = await supply.recover(at=wall0)
             log.write(f"R {pending} {placed}")
         remaining = (args.until - wall0).total_seconds()
         if remaining > 0:
             await run_campaign(args, loop, supply, log, wall0, remaining, worker)
         if lease is not None:
-            with loop.holding():
+            with loop.hold():
                 await lease.release()
         log.write("E")
         return 0
     finally:
-        with loop.holding():
+        with loop.hold():
             await store.close()
 
 
 async def run_campaign(  # noqa: PLR0917 - private glue
     args: argparse.Namespace,
-    loop: HoldingLoop,
+    loop: HeldVirtualTimeLoop,
     supply: StoreLeadSupply,
     log: Log,
     wall0: datetime,
@@ -313,7 +269,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    loop = HoldingLoop()
+    loop = HeldVirtualTimeLoop(real_time_while_held=True)
     try:
         return loop.run_until_complete(main_async(args, loop))
     finally:
