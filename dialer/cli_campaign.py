@@ -31,7 +31,7 @@ from dialer.backends import BACKENDS, BackendSettings, open_backend
 from dialer.campaign_config import MODES, plan_campaign
 from dialer.campaign_host import CampaignHost
 from dialer.cli_db import add_db_argument
-from dialer.config import load_config
+from dialer.config import DialerConfig, load_config
 from dialer.disposition_codes import classify
 from dialer.errors import ConfigError, DialerError
 from dialer.host_config import HostConfig
@@ -267,12 +267,11 @@ def _set_status(args: argparse.Namespace) -> int:
     return _with_store(f"campaign {args.campaign_command}", args.db, work)
 
 
-def _services(args: argparse.Namespace) -> ServicesFn | None:
-    """The agent API and metrics to serve: a ``--config`` file's [api] and [metrics]
+def _services(args: argparse.Namespace, config: DialerConfig | None) -> ServicesFn | None:
+    """The agent API and metrics to serve: the ``--config`` file's [api] and [metrics]
     sections, or just what ``--api-port`` / ``--metrics-port`` ask for; None: neither."""
-    if args.config is None and args.api_port is None and args.metrics_port is None:
+    if config is None and args.api_port is None and args.metrics_port is None:
         return None
-    config = load_config(args.config) if args.config is not None else None
     api = config.section(ApiSettings) if config else ApiSettings(enabled=False)
     metrics = config.section(MetricsSettings) if config else MetricsSettings(enabled=False)
     try:
@@ -290,14 +289,13 @@ def _services(args: argparse.Namespace) -> ServicesFn | None:
     return start
 
 
-def _ami_backend(args: argparse.Namespace) -> dict[str, Any]:
+def _ami_backend(args: argparse.Namespace, config: DialerConfig | None) -> dict[str, Any]:
     """``--backend ami``: the servers of the ``--config`` file's [ami] section and its
     [audiosocket] server (our detector, for servers whose outbound extension is engine)."""
     if args.backend != "ami":
         return {}
-    if args.config is None:
+    if config is None:
         raise UsageError("--backend ami needs --config FILE with an [ami] section")
-    config = load_config(args.config)
     servers = config.section(AmiConfig).servers
     if not servers:
         raise ConfigError(str(args.config), "ami", "no [ami] section: name your servers")
@@ -327,7 +325,12 @@ def _announce(text: str) -> None:
 
 def _start(args: argparse.Namespace) -> int:
     try:
-        services = _services(args)  # a bad --config stops here, before any loop exists
+        # The --config file is read once; a bad one stops here, before any loop exists.
+        config = load_config(args.config) if args.config is not None else None
+        host_settings = (config.section(HostConfig) if config else HostConfig()).host_settings(
+            host_id=worker_name(), drain_timeout=args.drain_timeout
+        )
+        services = _services(args, config)
         settings = settings_for(args.db, auto_migrate=True)
         scenario = args.scenario
         if args.backend == "sim" and scenario is None:
@@ -342,19 +345,11 @@ def _start(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 start=parse_when(args.sim_start, "--start"),
                 countries=asyncio.run(_regions(settings, args.names)),
-                **_ami_backend(args),
+                **_ami_backend(args, config),
             )
         )
         if args.duration is not None and not args.duration > 0:
             raise ValueError("--for: must be > 0 engine seconds")
-        host_file = (
-            load_config(args.config).section(HostConfig)
-            if args.config is not None
-            else HostConfig()
-        )
-        host_settings = host_file.host_settings(
-            host_id=worker_name(), drain_timeout=args.drain_timeout
-        )
     except (ConfigError, ValueError, UsageError, StoreError) as exc:
         _err("campaign start", exc)
         return EXIT_USAGE
