@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import re
 import resource
@@ -50,7 +49,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from dialer.ami_run import run_campaign
 from dialer.ids import AgentId, CallId, LeadId
 from dialer.settings import CampaignSettings
-from pacing.base import Observation, PacingDecision, PacingSnapshot, cap_dials
+from pacing.keep_in_flight import KeepInFlightPacer
 from simulator.portfolio import SyntheticPortfolio
 from telephony.ami import AmiTelephony
 from telephony.ami_codec import AmiParser
@@ -365,22 +364,6 @@ class _TimedTelephony(AmiTelephony):
         await super().hangup(call)
 
 
-class _KeepInFlight:
-    name = "keep-in-flight"
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def observe(self, obs: Observation) -> None:
-        pass
-
-    def next_decision_at(self) -> float:
-        return -math.inf
-
-    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
-        return PacingDecision(cap_dials(max(0, self.n - snapshot.in_flight), snapshot))
-
-
 async def _latency(port: int, seconds: float, in_flight: int, agents: int) -> dict[str, Any]:
     deadline = 2.0
     tel = _TimedTelephony([_settings(port, in_flight + 500)], deadline)
@@ -404,7 +387,7 @@ async def _latency(port: int, seconds: float, in_flight: int, agents: int) -> di
     )
     runner, out = await run_campaign(
         tel,
-        pacer=_KeepInFlight(in_flight),
+        pacer=KeepInFlightPacer(in_flight),
         leads=SyntheticPortfolio(10_000_000),
         settings=settings,
         wrapup=0.5,

@@ -21,6 +21,7 @@ from dialer.ids import AgentId, CallId, LeadId
 from dialer.leads import AttemptOutcome
 from dialer.settings import CampaignSettings
 from pacing.base import Observation, PacingDecision, PacingSnapshot, cap_dials
+from pacing.keep_in_flight import KeepInFlightPacer
 from pacing.progressive import ProgressivePacer
 from pacing.registry import make_pacer
 from simulator.ami_calls import DialplanConfig
@@ -209,22 +210,6 @@ async def test_predictive_pacer_through_the_adapter() -> None:
         assert out.outcomes["connected"] >= 10
 
 
-class KeepInFlight:
-    name = "keep-in-flight"
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def observe(self, obs: Observation) -> None:
-        pass
-
-    def next_decision_at(self) -> float:
-        return float("-inf")
-
-    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
-        return PacingDecision(cap_dials(max(0, self.n - snapshot.in_flight), snapshot))
-
-
 FAULT_SCRIPTS = [
     CallScript(Outcome.HUMAN, ring=12.0, talk=2.0),
     CallScript(Outcome.NO_ANSWER),
@@ -254,7 +239,7 @@ async def fault_run(fault: str, caplog: pytest.LogCaptureFixture) -> CampaignOut
 
         _runner, out = await run_campaign(
             tel,
-            pacer=KeepInFlight(110),
+            pacer=KeepInFlightPacer(110),
             leads=SyntheticPortfolio(240),
             settings=campaign(),
             timeout=60,

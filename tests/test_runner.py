@@ -32,6 +32,7 @@ from dialer.leads import AttemptOutcome, AttemptResult, DialTarget, LeadSupply
 from dialer.runner import CampaignRunner
 from dialer.settings import CampaignSettings
 from pacing.base import Observation, Pacer, PacingDecision, PacingSnapshot, cap_dials
+from pacing.keep_in_flight import KeepInFlightPacer
 from pacing.progressive import ProgressivePacer
 from simulator.loop import VirtualTimeLoop
 from simulator.portfolio import SyntheticPortfolio
@@ -89,24 +90,6 @@ class FloodPacer:
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         return PacingDecision(cap_dials(self.want, snapshot))
-
-
-class KeepInFlightPacer:
-    """Keeps ``n`` calls placed and not yet with an agent (a bounded predictive stand-in)."""
-
-    name = "keep-in-flight"
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def observe(self, obs: Observation) -> None:
-        pass
-
-    def next_decision_at(self) -> float:
-        return -math.inf
-
-    def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
-        return PacingDecision(cap_dials(max(0, self.n - snapshot.in_flight), snapshot))
 
 
 class ReserveNewestPacer:
