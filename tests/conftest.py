@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL server for the store's scale-out tests."""
+"""Shared fixtures: a virtual-time loop for the runner's tests, and a real PostgreSQL
+server for the store's scale-out tests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from simulator.loop import VirtualTimeLoop
 from tests.pg_server import SKIP_ENV, URL_ENV, PgUnavailableError, throwaway_server
 
 
@@ -49,3 +51,13 @@ def pg_url(pg_server: str) -> Iterator[str]:
     url = make_url(pg_server).set(database=name).render_as_string(hide_password=False)
     yield url
     asyncio.run(_admin(pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def loop() -> Iterator[VirtualTimeLoop]:
+    """A fresh virtual-time loop, closed after the test."""
+    lp = VirtualTimeLoop()
+    try:
+        yield lp
+    finally:
+        lp.close()

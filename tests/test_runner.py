@@ -214,15 +214,6 @@ class Rig:
         return [(t, s) for t, a, s, _ in self.agent_log if a == agent]
 
 
-@pytest.fixture
-def loop() -> Iterator[VirtualTimeLoop]:
-    lp = VirtualTimeLoop()
-    try:
-        yield lp
-    finally:
-        lp.close()
-
-
 @pytest.fixture(autouse=True)
 def no_runner_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     caplog.set_level(logging.WARNING, logger="dialer")

@@ -7,9 +7,7 @@ go of them (their state machine has no ON_CALL -> OFFLINE move).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
-import pytest
+from collections.abc import AsyncIterator
 
 from agents.state import AgentState
 from simulator.loop import VirtualTimeLoop
@@ -28,15 +26,6 @@ class PresenceTelephony(ScriptedTelephony):
 
     def presence(self) -> AsyncIterator[PresenceEvent]:
         return self.joins
-
-
-@pytest.fixture
-def loop() -> Iterator[VirtualTimeLoop]:
-    lp = VirtualTimeLoop()
-    try:
-        yield lp
-    finally:
-        lp.close()
 
 
 def test_the_protocol_check_tells_backends_apart(loop: VirtualTimeLoop) -> None:

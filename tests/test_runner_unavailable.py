@@ -6,10 +6,6 @@ spend a lead on a failed attempt; with it, about one attempt per ``BACKEND_RETRY
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from dialer.errors import TelephonyUnavailable
 from dialer.leads import AttemptOutcome
 from dialer.runner import BACKEND_RETRY
@@ -31,15 +27,6 @@ class DownUntil(ScriptedTelephony):
             self.refused += 1
             raise TelephonyUnavailable("no AMI server is connected: dialling paused")
         await super().originate(request)
-
-
-@pytest.fixture
-def loop() -> Iterator[VirtualTimeLoop]:
-    lp = VirtualTimeLoop()
-    try:
-        yield lp
-    finally:
-        lp.close()
 
 
 def test_dialling_pauses_while_the_backend_is_down_and_resumes(loop: VirtualTimeLoop) -> None:
