@@ -14,6 +14,21 @@ from collections.abc import Callable
 Block = list[tuple[str, str]]
 
 
+def originate_headers(call: str, exten: str) -> Block:
+    """The headers every test Originate shares: async, ActionID ``o-CALL``, the dialer
+    leg's ChannelId ``CALL-a``, into ``dialer-outbound,EXTEN``. Callers add Priority and
+    their channel variables."""
+    return [
+        ("Action", "Originate"),
+        ("ActionID", f"o-{call}"),
+        ("Async", "true"),
+        ("Channel", "PJSIP/5215512345678@trunk"),
+        ("ChannelId", f"{call}-a"),
+        ("Context", "dialer-outbound"),
+        ("Exten", exten),
+    ]
+
+
 def field(block: Block, key: str, default: str = "") -> str:
     for k, v in block:
         if k == key:

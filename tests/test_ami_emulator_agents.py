@@ -10,7 +10,7 @@ import pytest_asyncio
 from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
-from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field, originate_headers
 
 SCALE = 0.02
 
@@ -33,13 +33,7 @@ async def client(emu: AmiEmulator) -> AsyncIterator[RawAmiClient]:
 
 def originate(c: RawAmiClient, call: str) -> None:
     c.send(
-        ("Action", "Originate"),
-        ("ActionID", f"o-{call}"),
-        ("Async", "true"),
-        ("Channel", "PJSIP/5215512345678@trunk"),
-        ("ChannelId", f"{call}-a"),
-        ("Context", "dialer-outbound"),
-        ("Exten", "amd"),
+        *originate_headers(call, "amd"),
         ("Priority", "1"),
         ("Variable", f"DIALER_CALLID={call},DIALER_LEADID=lead-{call}"),
     )

@@ -23,7 +23,7 @@ from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
 from telephony.audiosocket_protocol import Frame, FrameParser, Kind, build_frame
-from tests.ami_raw_client import RAW_SECRET, RawAmiClient
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, originate_headers
 from tests.ami_raw_client import field as hdr
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "amd-corpus" / "dev"
@@ -115,13 +115,7 @@ async def client(emu: AmiEmulator) -> RawAmiClient:
 def originate(c: RawAmiClient, call: str, server: str, as_uuid: str | None = None) -> str:
     as_uuid = as_uuid or str(uuid.uuid4())
     c.send(
-        ("Action", "Originate"),
-        ("ActionID", f"o-{call}"),
-        ("Async", "true"),
-        ("Channel", "PJSIP/5215512345678@trunk"),
-        ("ChannelId", f"{call}-a"),
-        ("Context", "dialer-outbound"),
-        ("Exten", "engine"),
+        *originate_headers(call, "engine"),
         ("Variable", f"CALLID={call}"),
         ("Variable", f"LEADID=lead-{call}"),
         ("Variable", f"DIALER_AS_UUID={as_uuid}"),

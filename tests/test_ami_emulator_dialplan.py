@@ -10,7 +10,7 @@ import pytest_asyncio
 from simulator.ami_calls import DialplanConfig
 from simulator.ami_emulator import AmiEmulator
 from simulator.ami_scripts import CallScript, Outcome
-from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field
+from tests.ami_raw_client import RAW_SECRET, RawAmiClient, field, originate_headers
 
 SCALE = 0.02
 
@@ -29,13 +29,7 @@ async def pair() -> AsyncIterator[tuple[AmiEmulator, RawAmiClient]]:
 
 def originate(c: RawAmiClient, call: str, exten: str = "amd") -> None:
     c.send(
-        ("Action", "Originate"),
-        ("ActionID", f"o-{call}"),
-        ("Async", "true"),
-        ("Channel", "PJSIP/5215512345678@trunk"),
-        ("ChannelId", f"{call}-a"),
-        ("Context", "dialer-outbound"),
-        ("Exten", exten),
+        *originate_headers(call, exten),
         ("Variable", f"CALLID={call}"),
         ("Variable", f"LEADID=lead-{call}"),
         ("Variable", f"DIALER_AS_UUID=uuid-{call}"),
