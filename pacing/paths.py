@@ -127,6 +127,21 @@ class PathSet:
         # sum / paths, exactly as ndarray.mean computes it, without its Python overhead.
         return float((hit @ pmf).sum()) / self.paths  # type: ignore[no-any-return]
 
+    def expected_abandons(self) -> float:
+        """E[A] over the paths: the mean of ``max(0, max_k X_k)`` (column 0 is the 0)."""
+        return float(self.x.max(axis=1).sum()) / self.paths  # type: ignore[no-any-return]
+
+    def idle_filled(self, pmf: FloatArray) -> float:
+        """E[agent-bins one more dial would fill], live in bin k with prob ``pmf[k]``.
+
+        From its live bin ``tau`` on, a call keeps busy an agent who would otherwise
+        wait, in every bin ``k >= tau`` where ``X_k <= -1`` (an agent to spare), up to
+        the horizon. Exact over ``tau`` on every path, like ``marginal``.
+        """
+        spare = self.x[:, 1:] <= -1
+        after = np.cumsum(spare[:, ::-1], axis=1)[:, ::-1]
+        return float((after @ pmf).sum()) / self.paths  # type: ignore[no-any-return]
+
     def add(self, taus: IntArray) -> None:
         """Add one dial per path, live from bin ``taus[m]`` (``horizon`` = never)."""
         self.x[:, 1:] += self._ks[None, :] > taus[:, None]

@@ -66,9 +66,15 @@ class PredictivePacer:
         seed: int = 0,
         recheck_every: float = 2.0,
         min_paths: int = 16,
+        rule: str = "live",
+        idle_scale: float = 20.0,
     ) -> None:
         """Tunables are keyword-only; times in seconds, ratios in 0..1.
 
+        ``rule``: what a marginal abandon is weighed against: ``"live"``, the dial's
+        expected live answers (the default); ``"idle"``, the agent idle time it is
+        expected to fill within the horizon, in units of ``idle_scale`` seconds (see
+        docs/speed.md: a better frontier at a fixed price, not yet under the controller).
         ``aim``: the share of the abandon target the controller steers to. ``dt`` and
         ``horizon``: the time grid the forecast runs on. ``paths``: sampled trajectories
         per decision. ``seed``: the pacer's own random stream (same seed, same choices).
@@ -100,9 +106,18 @@ class PredictivePacer:
         ):
             if not value >= 0.0 or not math.isfinite(value):
                 raise ValueError(f"{label} must be a finite number >= 0")
+        if rule not in ("live", "idle"):
+            raise ValueError(f"rule must be 'live' or 'idle', not {rule!r}")
+        if not idle_scale > 0.0 or not math.isfinite(idle_scale):
+            raise ValueError("idle_scale must be a finite number of seconds > 0")
         if not 0.0 < hour_ceiling <= 1.0:
             raise ValueError("hour_ceiling must be a ratio in (0, 1]")
         self.abandon_target = abandon_target
+        self.rule = rule
+        self.idle_scale = idle_scale
+        # The model's own expected abandons for the dials it placed (the sum of each
+        # decision's E[A] increase), against ``abandoned``: its calibration.
+        self.expected_abandons = 0.0
         self.deadline = connect_deadline
         self.aim = aim
         self.caution = caution
@@ -361,6 +376,7 @@ class PredictivePacer:
         limit = min(self.max_dials, snap.lines_free)
         new_q = self._live_q_h[0]
         n, marginal = 0, 0.0
+        a_before = paths.expected_abandons()
         self._binding = False
         batch = 1
         while n < limit:
@@ -372,6 +388,8 @@ class PredictivePacer:
                 n += take
                 continue
             marginal = paths.marginal(self._new_pmf)
+            if self.rule == "idle":
+                budget = price * paths.idle_filled(self._new_pmf) / self.idle_scale
             if marginal > budget:
                 self._binding = True
                 break
@@ -383,6 +401,8 @@ class PredictivePacer:
                 trial = paths.copy()
                 trial.add_many(new_q[self._draw(batch - 1).reshape(m, batch - 1)])
                 last = trial.marginal(self._new_pmf)
+                if self.rule == "idle":
+                    budget = price * trial.idle_filled(self._new_pmf) / self.idle_scale
                 if last <= budget:
                     trial.add(new_q[self._draw(1)])
                     paths, n, marginal = trial, n + batch, last
@@ -391,6 +411,8 @@ class PredictivePacer:
             paths.add(new_q[self._draw(1)])
             n += 1
         dials = cap_dials(n, snap)
+        if dials:
+            self.expected_abandons += max(0.0, paths.expected_abandons() - a_before)
         if dials == 0:
             # Ages drift; re-decide soon on a small floor, where one call in the wrong
             # second is an agent's idle time (small-team-5: +1 point of occupancy at
@@ -417,6 +439,8 @@ class PredictivePacer:
                 "price": price,
                 "guard": guard,
                 "shift_abandon_rate": self.abandoned / self.settled if self.settled else 0.0,
+                "shift_abandons": self.abandoned,
+                "model_expected_abandons": self.expected_abandons,
                 "dials": dials,
             },
         )

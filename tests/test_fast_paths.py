@@ -36,6 +36,26 @@ def test_marginal_is_the_expected_rise_of_abandons_of_one_more_dial(seed: int) -
     assert PathSet(x).marginal(pmf) == pytest.approx(brute, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_expected_abandons_and_idle_filled_against_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    paths = 20
+    steps = rng.integers(-1, 2, size=(paths, HORIZON))
+    x = np.zeros((paths, HORIZON + 1), dtype=np.int64)
+    x[:, 1:] = np.cumsum(steps, axis=1) + rng.integers(-3, 2, size=(paths, 1))
+    pmf = rng.random(HORIZON)
+    pmf *= 0.7 / pmf.sum()
+    ps = PathSet(x)
+    assert ps.expected_abandons() == pytest.approx(float(_abandons(x[:, 1:]).mean()))
+    # A call live in bin tau fills every later bin that had an agent to spare (X <= -1).
+    brute = 0.0
+    for p in range(paths):
+        for tau in range(HORIZON):
+            spare = sum(1 for k in range(tau, HORIZON) if x[p, k + 1] <= -1)
+            brute += pmf[tau] * spare / paths
+    assert ps.idle_filled(pmf) == pytest.approx(brute, abs=1e-12)
+
+
 def test_sample_counts_each_item_once_on_its_own_row() -> None:
     rng = np.random.default_rng(3)
     levels, paths = 16, 7
