@@ -8,6 +8,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from pacing.base import FloatArray
 from pacing.paths import IntArray, PathSet, quantile_table, stacked_table
 from simulator.loop import VirtualTimeLoop
 
@@ -20,15 +21,20 @@ def _abandons(x: IntArray) -> IntArray:
     return out
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_marginal_is_the_expected_rise_of_abandons_of_one_more_dial(seed: int) -> None:
+def _random_paths(seed: int, paths: int = 20) -> tuple[IntArray, FloatArray]:
+    """Random-walk paths (with the leading zero column) and a live-bin pmf."""
     rng = np.random.default_rng(seed)
-    paths = 20
     steps = rng.integers(-1, 2, size=(paths, HORIZON))
     x = np.zeros((paths, HORIZON + 1), dtype=np.int64)
     x[:, 1:] = np.cumsum(steps, axis=1) + rng.integers(-3, 2, size=(paths, 1))
-    pmf = rng.random(HORIZON)
+    pmf: FloatArray = rng.random(HORIZON)
     pmf *= 0.7 / pmf.sum()  # 30% never live within the horizon
+    return x, pmf
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_marginal_is_the_expected_rise_of_abandons_of_one_more_dial(seed: int) -> None:
+    x, pmf = _random_paths(seed)
     brute = 0.0
     for tau in range(HORIZON):
         after = x[:, 1:] + (np.arange(HORIZON) >= tau)
@@ -38,13 +44,8 @@ def test_marginal_is_the_expected_rise_of_abandons_of_one_more_dial(seed: int) -
 
 @pytest.mark.parametrize("seed", range(5))
 def test_expected_abandons_and_idle_filled_against_brute_force(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    paths = 20
-    steps = rng.integers(-1, 2, size=(paths, HORIZON))
-    x = np.zeros((paths, HORIZON + 1), dtype=np.int64)
-    x[:, 1:] = np.cumsum(steps, axis=1) + rng.integers(-3, 2, size=(paths, 1))
-    pmf = rng.random(HORIZON)
-    pmf *= 0.7 / pmf.sum()
+    x, pmf = _random_paths(seed)
+    paths = x.shape[0]
     ps = PathSet(x)
     assert ps.expected_abandons() == pytest.approx(float(_abandons(x[:, 1:]).mean()))
     # A call live in bin tau fills every later bin that had an agent to spare (X <= -1).
