@@ -14,33 +14,34 @@ Runs each scenario file (default ``../shared/scenarios/*.toml``) with each pacer
 The markdown tables are also printed on stdout; progress goes to stderr.
 
     python -m benchmarks.pacing [--scenarios DIR] [--pacers a,b] [--seeds 7,8,9]
-                                [--jobs N] [--out DIR] [--duration S]
-                                [--predictive-settings KEY=VALUE,...]
+                                [--jobs N] [--out DIR] [--duration S] [--config FILE]
 
-``--predictive-settings`` passes keyword settings to the predictive pacer (QA's tuning
-experiments: e.g. ``guards=false,gain=0,initial_price=0.025`` holds the abandon price
-fixed, which traces the occupancy/abandon frontier of the decision rule alone).
+``--config`` applies a configuration file (config.example.toml) to every run exactly as
+``dialer simulate --config`` does: ``[campaign]`` values and ``[pacing.<pacer>]``
+tunables. QA's tuning experiments: ``[pacing.predictive]`` with ``guards = false``,
+``gain = 0.0`` and an ``initial_price`` holds the abandon price fixed, which traces the
+occupancy/abandon frontier of the decision rule alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pacing.base import Pacer
-from pacing.predictive import PredictivePacer
+from dialer.config import load_config
+from dialer.errors import ConfigError
 from pacing.registry import PACERS
+from simulator.configured import apply_config, engine_settings, pacer_factory
 from simulator.run import MODES, run_scenario
 from simulator.scenario import Scenario, load_scenario
 
@@ -84,7 +85,6 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 Row = dict[str, Any]
-Setting = bool | int | float | str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,29 +102,26 @@ def run_one(
     pacer: str,
     seed: int | None,
     duration: float | None = None,
-    predictive: Mapping[str, Setting] | None = None,
+    config_path: str | None = None,
 ) -> Row:
     """Worker: run one scenario with one pacer and return the SCENARIOS.md result.
 
     ``seed`` None keeps the file's seed; ``duration`` (seconds) caps the shift length;
-    ``predictive``: keyword settings for ``PredictivePacer`` (tuning experiments; the
-    campaign's abandon target and connect deadline still come from the scenario).
+    ``config_path``: a configuration file applied as ``dialer simulate --config`` does.
     Top-level so that ``ProcessPoolExecutor`` can pickle it.
     """
-    scenario = _prepare(load_scenario(scenario_path), seed, duration)
+    config = None if config_path is None else load_config(config_path)
+    scenario = _prepare(apply_config(load_scenario(scenario_path), config), seed, duration)
     mode = pacer if pacer in MODES else "predictive"
-    if pacer != "predictive" or not predictive:
-        return run_scenario(scenario, mode=mode, pacer=pacer)
-    settings = dict(predictive)
-
-    def factory(sc: Scenario) -> Pacer:
-        cp = sc.campaign
-        return PredictivePacer(
-            abandon_target=cp.abandon_target, connect_deadline=cp.connect_deadline, **settings
-        )
-
-    row = run_scenario(scenario, mode=mode, pacer=pacer, pacer_factory=factory)
-    row["predictive_settings"] = settings
+    row = run_scenario(
+        scenario,
+        mode=mode,
+        pacer=pacer,
+        pacer_factory=pacer_factory(config, pacer),
+        settings=engine_settings(config),
+    )
+    if config_path is not None:
+        row["config"] = config_path
     return row
 
 
@@ -160,18 +157,14 @@ def plan_jobs(
 
 
 def run_jobs(
-    jobs: Sequence[Job],
-    *,
-    workers: int,
-    duration: float | None,
-    predictive: Mapping[str, Setting] | None = None,
+    jobs: Sequence[Job], *, workers: int, duration: float | None, config_path: str | None = None
 ) -> list[Row]:
     """Run ``jobs`` in ``workers`` processes; a failed run becomes a row with ``error``."""
     rows: list[Row] = []
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures: dict[Future[Row], Job] = {
-            pool.submit(run_one, str(job.path), job.pacer, job.seed, duration, predictive): job
+            pool.submit(run_one, str(job.path), job.pacer, job.seed, duration, config_path): job
             for job in jobs
         }
         for done, future in enumerate(as_completed(futures), start=1):
@@ -326,36 +319,6 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def parse_settings(text: str) -> dict[str, Setting]:
-    """``"guards=false,gain=0,initial_price=0.025"`` -> keyword settings for
-    ``PredictivePacer``; a key it does not take, or a part without ``=``, is an error."""
-    accepted = set(inspect.signature(PredictivePacer).parameters) - {
-        "abandon_target",
-        "connect_deadline",
-    }
-    out: dict[str, Setting] = {}
-    for part in _csv(text):
-        key, eq, raw = (x.strip() for x in part.partition("="))
-        if not eq or not key or not raw:
-            raise ValueError(f"{part!r}: expected KEY=VALUE")
-        if key not in accepted:
-            known = ", ".join(sorted(accepted))
-            raise ValueError(f"{key!r} is not a predictive pacer setting ({known})")
-        value: Setting
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        else:
-            try:
-                value = int(raw)
-            except ValueError:
-                try:
-                    value = float(raw)
-                except ValueError:
-                    value = raw
-        out[key] = value
-    return out
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.pacing", description=(__doc__ or "").split("\n\n")[0]
@@ -378,16 +341,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--duration", type=float, default=None, help="cap each scenario's duration (seconds)"
     )
     parser.add_argument(
-        "--predictive-settings",
-        default="",
-        metavar="KEY=VALUE,...",
-        help="PredictivePacer keyword settings, e.g. guards=false,gain=0,initial_price=0.025",
+        "--config",
+        type=Path,
+        default=None,
+        help="configuration file applied to every run, as dialer simulate --config",
     )
     args = parser.parse_args(argv)
-    try:
-        args.predictive_settings = parse_settings(args.predictive_settings)
-    except ValueError as exc:
-        parser.error(f"--predictive-settings: {exc}")
+    if args.config is not None:
+        try:
+            args.changed = load_config(args.config).changed_tunables(CHECKED_PACER)
+        except ConfigError as exc:
+            parser.error(str(exc))
     unknown = [p for p in args.pacers if p not in PACERS]
     if unknown:
         parser.error(f"unknown pacer(s) {', '.join(unknown)}; expected some of {', '.join(PACERS)}")
@@ -411,9 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     t0 = time.perf_counter()
-    rows = run_jobs(
-        jobs, workers=args.jobs, duration=args.duration, predictive=args.predictive_settings
-    )
+    config_path = None if args.config is None else str(args.config)
+    rows = run_jobs(jobs, workers=args.jobs, duration=args.duration, config_path=config_path)
     total = time.perf_counter() - t0
 
     out: Path = args.out
@@ -421,9 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     note = f"{len(rows)} runs, {total:.0f} s wall on {args.jobs} processes"
     if args.duration is not None:
         note += f"; durations capped at {args.duration:g} s"
-    if args.predictive_settings:
-        shown = ", ".join(f"{k}={v}" for k, v in args.predictive_settings.items())
-        note += f"; predictive pacer settings: {shown}"
+    if args.config is not None:
+        shown = ", ".join(f"{k} = {json.dumps(v)}" for k, v in args.changed.items())
+        shown = shown or "defaults"
+        note += f"; config {args.config} ({CHECKED_PACER}: {shown})"
     markdown = (
         f"# Pacing benchmark\n\n{note}.\n\n## Runs\n\n{results_table(rows)}\n\n"
         f"## Targets ({CHECKED_PACER})\n\n{target_table(rows)}\n"

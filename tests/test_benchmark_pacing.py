@@ -1,4 +1,5 @@
-"""The pacing benchmark's tuning option: predictive pacer settings from the command line."""
+"""The pacing benchmark's ``--config``: a configuration file applied to every run, as
+``dialer simulate --config`` applies it (QA's tuning experiments)."""
 
 from __future__ import annotations
 
@@ -6,53 +7,38 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.pacing import parse_args, parse_settings, run_one
+from benchmarks.pacing import parse_args, run_one
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+FIXED_PRICE = """\
+[pacing.predictive]
+guards = false
+gain = 0.0
+initial_price = 0.4
+"""
 
 
-def test_settings_are_typed() -> None:
-    assert parse_settings("guards=false, gain=0,initial_price=0.025,rule=idle") == {
-        "guards": False,
-        "gain": 0,
-        "initial_price": 0.025,
-        "rule": "idle",
-    }
-    assert parse_settings("") == {}
-
-
-@pytest.mark.parametrize(
-    ("text", "needle"),
-    [
-        ("gian=0.1", "'gian' is not a predictive pacer setting"),
-        ("abandon_target=0.05", "'abandon_target' is not"),  # the campaign's, not a knob
-        ("gain", "expected KEY=VALUE"),
-        ("gain=", "expected KEY=VALUE"),
-    ],
-)
-def test_bad_settings_are_named(text: str, needle: str) -> None:
-    with pytest.raises(ValueError, match=needle):
-        parse_settings(text)
-
-
-def test_bad_settings_stop_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_config_stops_the_command_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[pacing.predictive]\ngian = 0.1\n", encoding="utf-8")
     with pytest.raises(SystemExit) as exc:
-        parse_args(["--predictive-settings", "paths=many,gian=1"])
+        parse_args(["--config", str(bad)])
     assert exc.value.code == 2
-    assert "--predictive-settings: 'gian' is not a predictive pacer setting" in (
-        capsys.readouterr().err
-    )
+    err = capsys.readouterr().err
+    assert str(bad) in err and "gian" in err
 
 
-def test_settings_reach_the_pacer() -> None:
-    """A fixed price with the guards off dials differently from the default pacer, and
-    the row says which settings produced it."""
+def test_the_config_reaches_the_pacer(tmp_path: Path) -> None:
+    """A fixed high price with the guards off dials differently from the default pacer,
+    and the row says which file produced it."""
+    config = tmp_path / "fixed.toml"
+    config.write_text(FIXED_PRICE, encoding="utf-8")
     path = str(SCENARIOS / "small-team-5.toml")
     default = run_one(path, "predictive", None, 900.0)
-    fixed = run_one(
-        path, "predictive", None, 900.0, {"guards": False, "gain": 0.0, "initial_price": 0.4}
-    )
-    assert "predictive_settings" not in default
-    assert fixed["predictive_settings"] == {"guards": False, "gain": 0.0, "initial_price": 0.4}
+    fixed = run_one(path, "predictive", None, 900.0, str(config))
+    assert "config" not in default
+    assert fixed["config"] == str(config)
     # A price of 0.4 abandons per live answer lets far more risk through.
     assert fixed["dials"] > default["dials"]
