@@ -5,13 +5,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.engine import make_url
 
+from dialer.errors import DialerError
 from dialer.store.engine import current_revision, head_revision, make_engine, upgrade
-from dialer.store.settings import settings_for
+from dialer.store.settings import StoreSettings, settings_for
+from dialer.store.store import Store
 
 EXIT_USAGE = 2
+
+
+def run_on_store(
+    command: str, settings: StoreSettings, work: Callable[[Store], Awaitable[int]]
+) -> int:
+    """Open the store, run ``work`` (it prints its own output and returns the exit
+    status), close the store. A refusal on the way (a ``DialerError``, a bad value, a
+    file that cannot be read or written) is one line on stderr naming ``command`` and
+    exit status 2, never a traceback."""
+
+    async def run() -> int:
+        async with await Store.open(settings) as store:
+            return await work(store)
+
+    try:
+        return asyncio.run(run())
+    except (DialerError, ValueError, OSError) as exc:
+        print(f"dialer {command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def add_db_argument(p: argparse.ArgumentParser) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import sys
 from datetime import UTC, datetime
@@ -12,9 +11,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from dialer.cli_db import add_db_argument
+from dialer.cli_db import add_db_argument, run_on_store
 from dialer.cli_payments import add_payments_command
-from dialer.errors import DialerError
 from dialer.issue_report import REPORT_COLUMNS
 from dialer.issue_summary import print_issue_summary
 from dialer.leads_import import ImportFileError, Issue, Reading, records
@@ -90,28 +88,20 @@ def _import(args: argparse.Namespace) -> int:
         print(f"dialer leads import: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def run() -> ImportResult:
-        store = await Store.open(settings)
-        try:
-            with err.status("importing...") as status:
+    async def work(store: Store) -> int:
+        with err.status("importing...") as status:
 
-                def progress(r: ImportResult) -> None:
-                    status.update(f"importing: {r.rows:,} rows read, {r.leads_created:,} leads")
+            def progress(r: ImportResult) -> None:
+                status.update(f"importing: {r.rows:,} rows read, {r.leads_created:,} leads")
 
-                return await import_file(
-                    store, args.campaign, args.file, options=options, report=args.report,
-                    progress=progress,
-                )  # fmt: skip
-        finally:
-            await store.close()
+            result = await import_file(
+                store, args.campaign, args.file, options=options, report=args.report,
+                progress=progress,
+            )  # fmt: skip
+        _summary(Console(), result)
+        return 0
 
-    try:
-        result = asyncio.run(run())
-    except (ImportFileError, DialerError, ValueError) as exc:
-        print(f"dialer leads import: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    _summary(Console(), result)
-    return 0
+    return run_on_store("leads import", settings, work)
 
 
 def _summary(console: Console, r: ImportResult) -> None:
@@ -152,27 +142,18 @@ def _dnc(args: argparse.Namespace) -> int:
         for i in issues:
             w.writerow((i.row, i.column, i.value, i.reason, i.action))
 
-    async def run() -> int:
-        store = await Store.open(settings)
-        try:
-            added = 0
-            source = (args.source or f"list:{args.file.name}")[:100]
-            for start in range(0, len(numbers), 5000):
-                added += await store.add_dnc(numbers[start : start + 5000], source=source)
-            return added
-        finally:
-            await store.close()
+    async def work(store: Store) -> int:
+        added = 0
+        source = (args.source or f"list:{args.file.name}")[:100]
+        for start in range(0, len(numbers), 5000):
+            added += await store.add_dnc(numbers[start : start + 5000], source=source)
+        print(
+            f"{len(numbers):,} numbers read, {added:,} added to the do-not-call list "
+            f"({len(numbers) - added:,} already on it), {len(issues):,} lines skipped: {report}"
+        )
+        return 0
 
-    try:
-        added = asyncio.run(run())
-    except (DialerError, ValueError) as exc:
-        print(f"dialer leads dnc: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print(
-        f"{len(numbers):,} numbers read, {added:,} added to the do-not-call list "
-        f"({len(numbers) - added:,} already on it), {len(issues):,} lines skipped: {report}"
-    )
-    return 0
+    return run_on_store("leads dnc", settings, work)
 
 
 def read_dnc_file(path: Path, region: str) -> tuple[list[str], list[Issue]]:
@@ -204,35 +185,24 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"dialer leads explain: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def run() -> list[str]:
-        store = await Store.open(settings)
-        try:
-            info = await store.get_campaign(args.campaign)
-            lead = await store.get_lead(args.campaign, args.lead)
-            policy = policy_for(info.settings)
-            async with store.session() as s:
-                facts, _ = await load_facts(s, [lead.id], at=at)
-            f = facts[lead.id]
-            lines = [
-                f"lead {lead.id} (account {lead.external_id}, {lead.debtor_name or 'no name'}), "
-                f"campaign {info.name}: status {lead.status}, next eligible "
-                f"{lead.next_eligible_at:%Y-%m-%d %H:%M} UTC, priority {lead.priority:.3f}, "
-                f"owner {lead.owner_agent or 'anyone'}"
-            ]
-            if not f.phones:
-                lines.append("no active phone: the lead cannot be dialled")
-            for pf in f.phones:
-                v = policy.evaluate(f, pf, at=at)
-                lines.extend(explain(v, lead=f, phone=pf))
-            return lines
-        finally:
-            await store.close()
+    async def work(store: Store) -> int:
+        info = await store.get_campaign(args.campaign)
+        lead = await store.get_lead(args.campaign, args.lead)
+        policy = policy_for(info.settings)
+        async with store.session() as s:
+            facts, _ = await load_facts(s, [lead.id], at=at)
+        f = facts[lead.id]
+        print(
+            f"lead {lead.id} (account {lead.external_id}, {lead.debtor_name or 'no name'}), "
+            f"campaign {info.name}: status {lead.status}, next eligible "
+            f"{lead.next_eligible_at:%Y-%m-%d %H:%M} UTC, priority {lead.priority:.3f}, "
+            f"owner {lead.owner_agent or 'anyone'}"
+        )
+        if not f.phones:
+            print("no active phone: the lead cannot be dialled")
+        for pf in f.phones:
+            for line in explain(policy.evaluate(f, pf, at=at), lead=f, phone=pf):
+                print(line)
+        return 0
 
-    try:
-        lines = asyncio.run(run())
-    except (DialerError, ValueError) as exc:
-        print(f"dialer leads explain: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    for line in lines:
-        print(line)
-    return 0
+    return run_on_store("leads explain", settings, work)

@@ -4,7 +4,6 @@ the campaign's promises to pay (``dialer.store.payments``; docs/store.md, "Payme
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import date
 from decimal import Decimal
@@ -13,10 +12,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from dialer.cli_db import add_db_argument
-from dialer.errors import DialerError
+from dialer.cli_db import add_db_argument, run_on_store
 from dialer.issue_summary import print_issue_summary
-from dialer.leads_import import ImportFileError
 from dialer.store.payments import PaymentOptions, PaymentResult, import_payments
 from dialer.store.settings import settings_for
 from dialer.store.store import Store
@@ -70,22 +67,14 @@ def _payments(args: argparse.Namespace) -> int:
         print(f"dialer leads payments: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def run() -> PaymentResult:
-        store = await Store.open(settings)
-        try:
-            return await import_payments(
-                store, args.campaign, args.file, options=options, report=args.report
-            )
-        finally:
-            await store.close()
+    async def work(store: Store) -> int:
+        result = await import_payments(
+            store, args.campaign, args.file, options=options, report=args.report
+        )
+        summary(Console(), result)
+        return 0
 
-    try:
-        result = asyncio.run(run())
-    except (ImportFileError, DialerError, ValueError, OSError) as exc:
-        print(f"dialer leads payments: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    summary(Console(), result)
-    return 0
+    return run_on_store("leads payments", settings, work)
 
 
 def _money(amounts: dict[str, Decimal]) -> str:
