@@ -376,7 +376,10 @@ class PredictivePacer:
         limit = min(self.max_dials, snap.lines_free)
         new_q = self._live_q_h[0]
         n, marginal = 0, 0.0
-        a_before = paths.expected_abandons()
+        # E[A] before this decision's dials, for ``expected_abandons``: 0 when the first
+        # dials go through the slack branch (every path has X <= -1), else computed once
+        # the first dial is accepted (most decisions place none).
+        a_before = 0.0
         self._binding = False
         batch = 1
         while n < limit:
@@ -393,6 +396,8 @@ class PredictivePacer:
             if marginal > budget:
                 self._binding = True
                 break
+            if n == 0:
+                a_before = paths.expected_abandons()
             # Gallop: marginals only grow as calls are added, so a batch of ``batch``
             # calls is acceptable iff its last call's marginal is within budget. Doubling
             # batches cut the evaluations to about log2 of the calls placed.
