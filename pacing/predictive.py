@@ -398,7 +398,8 @@ class PredictivePacer:
                 break
             if n == 0:
                 a_before = paths.expected_abandons()
-            # Gallop: marginals only grow as calls are added, so a batch of ``batch``
+            # Gallop: marginals only grow as calls are added (and the idle time a call
+            # would fill only shrinks), so a batch of ``batch``
             # calls is acceptable iff its last call's marginal is within budget. Doubling
             # batches cut the evaluations to about log2 of the calls placed.
             batch = min(2 * batch, limit - n)
@@ -416,8 +417,6 @@ class PredictivePacer:
             paths.add(new_q[self._draw(1)])
             n += 1
         dials = cap_dials(n, snap)
-        if dials:
-            self.expected_abandons += max(0.0, paths.expected_abandons() - a_before)
         if dials == 0:
             # Ages drift; re-decide soon on a small floor, where one call in the wrong
             # second is an agent's idle time (small-team-5: +1 point of occupancy at
@@ -426,6 +425,7 @@ class PredictivePacer:
             self._idle_key, self._idle_until = key, snap.now + recheck
         else:
             self._idle_key = ()
+            self.expected_abandons += max(0.0, paths.expected_abandons() - a_before)
         free_h = ready + float(self._talk_cdf[talk_rows, -1].sum())
         free_h += float(self._wrap_cdf[wrap_rows, -1].sum())
         live_h = snap.waiting + float(self._live_cdf[age_rows, -1].sum())
