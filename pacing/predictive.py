@@ -399,9 +399,9 @@ class PredictivePacer:
             if n == 0:
                 a_before = paths.expected_abandons()
             # Gallop: marginals only grow as calls are added (and the idle time a call
-            # would fill only shrinks), so a batch of ``batch``
-            # calls is acceptable iff its last call's marginal is within budget. Doubling
-            # batches cut the evaluations to about log2 of the calls placed.
+            # would fill only shrinks), so a batch of ``batch`` calls is acceptable iff
+            # its last call is within budget. Doubling batches cut the evaluations to
+            # about log2 of the calls placed.
             batch = min(2 * batch, limit - n)
             if batch > 1:
                 trial = paths.copy()
