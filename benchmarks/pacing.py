@@ -40,7 +40,8 @@ from typing import Any
 
 from dialer.config import load_config
 from dialer.errors import ConfigError
-from pacing.registry import PACERS
+from pacing.base import Pacer
+from pacing.registry import PACERS, make_pacer
 from simulator.configured import apply_config, engine_settings, pacer_factory
 from simulator.run import MODES, run_scenario
 from simulator.scenario import Scenario, load_scenario
@@ -78,6 +79,8 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("abandon_rate", "{:.4f}"),
     ("max_hourly_abandon_rate", "{:.4f}"),
     ("abandon_rate_true", "{:.4f}"),
+    ("abandoned", "{:d}"),
+    ("model_expected_abandons", "{:.1f}"),
     ("talk_minutes_per_agent_hour", "{:.1f}"),
     ("mean_wait_between_calls_s", "{:.1f}"),
     ("dials", "{:d}"),
@@ -113,13 +116,28 @@ def run_one(
     config = None if config_path is None else load_config(config_path)
     scenario = _prepare(apply_config(load_scenario(scenario_path), config), seed, duration)
     mode = pacer if pacer in MODES else "predictive"
+    factory = pacer_factory(config, pacer)
+    built: list[Pacer] = []
+
+    def keep(sc: Scenario) -> Pacer:
+        cp = sc.campaign
+        built.append(
+            factory(sc)
+            if factory is not None
+            else make_pacer(
+                pacer, abandon_target=cp.abandon_target, connect_deadline=cp.connect_deadline
+            )
+        )
+        return built[-1]
+
     row = run_scenario(
-        scenario,
-        mode=mode,
-        pacer=pacer,
-        pacer_factory=pacer_factory(config, pacer),
-        settings=engine_settings(config),
+        scenario, mode=mode, pacer=pacer, pacer_factory=keep, settings=engine_settings(config)
     )
+    # The predictive model's own expected abandons for the dials it placed, next to the
+    # ``abandoned`` that happened: its calibration (docs/speed.md).
+    expected = getattr(built[0], "expected_abandons", None)
+    if isinstance(expected, float):
+        row["model_expected_abandons"] = expected
     if config_path is not None:
         row["config"] = config_path
     return row

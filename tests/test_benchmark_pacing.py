@@ -42,3 +42,6 @@ def test_the_config_reaches_the_pacer(tmp_path: Path) -> None:
     assert fixed["config"] == str(config)
     # A price of 0.4 abandons per live answer lets far more risk through.
     assert fixed["dials"] > default["dials"]
+    # The model's expected abandons ride along, for the predictive pacer only.
+    assert fixed["model_expected_abandons"] > default["model_expected_abandons"] >= 0.0
+    assert "model_expected_abandons" not in run_one(path, "progressive", None, 900.0)
