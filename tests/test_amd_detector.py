@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.amd_train import probabilities, simulate, trace_clip
+from benchmarks.amd_train import (
+    cost,
+    policies,
+    policy_costs,
+    probabilities,
+    scored,
+    simulate,
+    trace_clip,
+)
 from telephony.amd.asterisk_amd import AsteriskAmd
 from telephony.amd.detector import AmdDetector, Verdict, decide, to_amd_verdict
 from telephony.amd.features import FEATURE_NAMES, FrontEnd
@@ -195,6 +203,21 @@ def test_simulation_equals_the_detector_where_a_beep_follows_a_short_greeting() 
         verdict, at = simulate(t, p, policy)
         out = run_detector(read_wav(t.clip.path))
         assert (verdict, round(at, 2)) == (out.verdict.value, round(out.at_s, 2)), t.clip.name
+
+
+def test_vectorised_policy_search_costs_what_simulate_costs() -> None:
+    """``tune`` scores the whole grid at once (``policy_costs``); each cost must be the one
+    the per-clip ``simulate`` loop gives, so the search chooses the same policy."""
+    model, _ = load_shipped()
+    clips = [c for c in load_manifest(DEV)[::6]] + [
+        c for c in load_manifest(DEV) if "short_greeting" in c.tags
+    ][:6]
+    traces = [trace_clip(c) for c in clips]
+    probs = probabilities(model, traces)
+    pols = policies()
+    fast = policy_costs(traces, probs, pols)
+    for k in range(0, len(pols), 97):
+        assert fast[k] == pytest.approx(cost(scored(traces, probs, pols[k])), abs=1e-9)
 
 
 def test_no_person_verdict_while_a_tone_sounds() -> None:
