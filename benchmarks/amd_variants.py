@@ -1,0 +1,429 @@
+"""Measure variants of the AMD detector (features, training rows, policy) by the nested
+cross-validation of benchmarks/amd_train.py, over several fold seeds.
+
+    python -m benchmarks.amd_variants [--seeds 20251122,7,11] [--cache DIR] [VARIANT ...]
+
+Each variant prints, per fold seed, accuracy / humans as machine / machines as human /
+median decision s / adversarial-slice accuracy, then their mean over the seeds (the rows
+of docs/amd.md, "What was shipped and tried"). Nothing here is shipped: a variant that
+wins is moved into telephony/amd/ and the model retrained with benchmarks.amd_train.
+
+The candidate features (``EXTRA``) are computed next to the shipped front end, frame by
+frame and causally (only frames up to the current one), from the same 20 ms Hann-windowed
+FFT as telephony/amd/vad.py:
+- background *spectrum* (docs/amd.md, "Fourth attempt"): the median level of 7 bands
+  (50-250, 250-500, 500-1000, 1000-2000, 2000-3000, 3000-3550, 3550-4000 Hz) of the
+  background frames in the pauses since the first utterance minus before it (dB), the
+  RMS of those band steps around their mean (a change of the noise's *shape*), and the
+  change of the background's spectral flatness (log of geometric over arithmetic mean
+  power, 250-3550 Hz);
+- the start of the current pause: the median level (dB) and band shape of the frames
+  60-500 ms after the last voice frame, against the background before onset (a person's
+  line stays live, a recording may drop to line noise or to another noise);
+- the band limit of the voice: voice frames' level above 3000 Hz and below 250 Hz,
+  relative to their 250-3550 Hz level, minus the same for the background before onset
+  (a greeting recorded through another channel brings its own band limit);
+- the background itself: its median level before onset (dBFS, 250-3550 Hz) and how much
+  it moves from frame to frame (median absolute difference of consecutive background
+  frames' levels, dB): a person's room is rarely as quiet and steady as a voicemail
+  line, whose greeting's recording noise is mostly under the line hiss (dev: the pause
+  after a greeting reads a median +0.1 dB against the background before it).
+
+Fold probabilities are the expensive part (25 model fits per seed); ``--cache`` keeps
+them per variant and seed, so policy variants on the same features cost seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from benchmarks import amd_train as atr
+from telephony.amd import tones
+from telephony.amd.features import FEATURE_NAMES, FrontEnd
+from telephony.amd.frames import FRAME_S, FRAME_SAMPLES
+from telephony.amd.metrics import Scored, score
+from telephony.amd.model import TreeModel, fit_trees
+from telephony.amd.vad import _WINDOW, analyse_frames
+from telephony.amd_corpus import Clip, load_manifest
+from telephony.wavfile import read_wav
+
+FloatArray = npt.NDArray[np.float64]
+BANDS = ((1, 5), (5, 10), (10, 20), (20, 40), (40, 60), (60, 71), (71, 81))  # 50 Hz bins
+EXTRA: tuple[str, ...] = (
+    *(f"bg_band{k}_step" for k in range(len(BANDS))),
+    "bg_shape_step",
+    "bg_flatness_step",
+    "pause_start_step_db",
+    "pause_start_shape",
+    "voice_high_rel",
+    "voice_low_rel",
+    "pre_level_db",
+    "bg_fluctuation_db",
+)
+_TAIL = 5  # background frames in a pause count 100 ms after the last voice frame
+_PAUSE_START = (3, 25)  # frames after the last voice frame: 60..500 ms
+_SPEECH_BANDS = slice(1, 6)  # 250-3550 Hz
+
+
+def band_stats(block: npt.NDArray[np.int16]) -> tuple[FloatArray, FloatArray]:
+    """Per frame: the 7 band levels (dB) and the log spectral flatness (<= 0)."""
+    x = block.astype(np.float64) / 32768.0
+    spec = np.abs(np.fft.rfft(x * _WINDOW, axis=1)) ** 2
+    cs = np.concatenate((np.zeros((spec.shape[0], 1)), np.cumsum(spec, axis=1)), axis=1)
+    bands = np.stack([cs[:, hi] - cs[:, lo] for lo, hi in BANDS], axis=1)
+    sp = spec[:, 5:71] + 1e-14
+    flat = np.mean(np.log(sp), axis=1) - np.log(np.mean(sp, axis=1))
+    return 10.0 * np.log10(bands + 1e-12), flat
+
+
+def _level(bands_db: FloatArray) -> FloatArray:
+    """250-3550 Hz level (dB) of band levels (last axis)."""
+    out: FloatArray = 10.0 * np.log10(np.sum(10.0 ** (bands_db[..., _SPEECH_BANDS] / 10.0), -1))
+    return out
+
+
+def _shape(step: FloatArray) -> float:
+    d = step[_SPEECH_BANDS] - step[_SPEECH_BANDS].mean()
+    return float(np.sqrt(np.mean(d**2)))
+
+
+def trace_with_extra(clip: Clip, limit_s: float = atr.LIMIT_S) -> tuple[atr.Trace, FloatArray]:
+    """``amd_train.trace_clip`` plus the ``EXTRA`` columns (0 where undefined)."""
+    samples = read_wav(clip.path)
+    n = min(samples.size // FRAME_SAMPLES, round(limit_s / FRAME_S))
+    block = samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
+    st = analyse_frames(block)
+    bdb, flat = band_stats(block)
+    energy = np.asarray(st.energy_db)
+    front = FrontEnd()
+    x = np.full((n, len(FEATURE_NAMES)), np.nan)
+    ex = np.full((n, len(EXTRA)), np.nan)
+    event_frame, event_code = -1, 0
+    hold = np.zeros(n, dtype=np.bool_)
+    pre: list[int] = []  # background frames before the first utterance
+    pause: list[int] = []  # background frames in pauses since
+    voice_frames: list[int] = []
+    for i in range(n):
+        feats, event = front.step(st.energy_db[i], st.tonality[i], st.peak_hz[i], st.high_ratio[i])
+        vad = front.vad
+        hold[i] = front.tone_sounding
+        voice = vad.last_voice_frame == i
+        if voice:
+            voice_frames.append(i)
+        elif st.energy_db[i] > -99.0 and st.tonality[i] < tones.MIN_TONALITY:
+            if not (vad.in_utterance or vad.utterances):
+                pre.append(i)
+            elif i - vad.last_voice_frame > _TAIL:
+                pause.append(i)
+        if event is not None and event_frame < 0:
+            event_frame, event_code = i, atr._EVENT_CODE[event[0]]
+        if feats is None:
+            continue
+        x[i] = feats
+        row = np.zeros(len(EXTRA))
+        if len(pre) >= 3:
+            pm = np.median(bdb[pre], axis=0)
+            pre_level = float(_level(pm))
+            if len(pause) >= 3:
+                step = np.median(bdb[pause], axis=0) - pm
+                row[0:7] = step
+                row[7] = _shape(step)
+                row[8] = float(np.median(flat[pause]) - np.median(flat[pre]))
+            last = vad.last_voice_frame
+            if not vad.in_utterance and last >= 0 and i - last >= _PAUSE_START[0]:
+                lo, hi = last + _PAUSE_START[0], min(i, last + _PAUSE_START[1])
+                idx = [j for j in range(lo, hi + 1) if st.energy_db[j] > -99.0]
+                if len(idx) >= 2:
+                    cb = np.median(bdb[idx], axis=0)
+                    row[9] = float(_level(cb)) - pre_level
+                    row[10] = _shape(cb - pm)
+            if voice_frames:
+                vb = bdb[voice_frames]
+                vl = np.asarray(st.energy_db)[voice_frames]
+                pb = bdb[pre]
+                pl = _level(pb)
+                row[11] = float(np.mean(vb[:, 5] - vl) - np.median(pb[:, 5] - pl))
+                row[12] = float(np.mean(vb[:, 0] - vl) - np.median(pb[:, 0] - pl))
+            row[13] = float(np.median(energy[pre]))
+            bg = energy[sorted(pre + pause)]
+            row[14] = float(np.median(np.abs(np.diff(bg)))) if bg.size >= 3 else 0.0
+        ex[i] = row
+    return atr.Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code, hold), ex
+
+
+def with_columns(
+    base: Sequence[tuple[atr.Trace, FloatArray]], cols: Sequence[str]
+) -> list[atr.Trace]:
+    """Traces whose feature rows are the shipped 18 plus the named ``EXTRA`` columns
+    (appended, so the policy's column indices are unchanged)."""
+    idx = [EXTRA.index(c) for c in cols]
+    out = []
+    for t, ex in base:
+        xs = np.hstack([t.x, ex[:, idx]]) if idx else t.x
+        out.append(atr.Trace(t.clip, xs, t.has, t.event_frame, t.event_code, t.hold))
+    return out
+
+
+RowFilter = Callable[[FloatArray], npt.NDArray[np.bool_]]
+
+
+def used_rows(x: FloatArray) -> npt.NDArray[np.bool_]:
+    """Rows where the detector may consult the model under any grid policy: in a pause of
+    at least the shortest grid pause, after the least grid machine speech, or the last."""
+    keep: npt.NDArray[np.bool_] = (x[:, atr._CUR_SIL] >= min(atr.GRID["human_pause_s"])) | (
+        x[:, atr._TOTAL] >= min(atr.GRID["machine_min_speech_s"])
+    )
+    keep[-1] = True
+    return keep
+
+
+def make_fit(rows: RowFilter | None) -> Callable[[Sequence[atr.Trace]], TreeModel]:
+    """``amd_train.fit`` (each clip the same total weight) on the selected rows."""
+    if rows is None:
+        return atr.fit
+
+    def fit(traces: Sequence[atr.Trace]) -> TreeModel:
+        xs, ys, ws = [], [], []
+        for t in traces:
+            if t.clip.label not in atr.TRAINED or not t.has.any():
+                continue
+            x = t.x[t.has]
+            x = x[rows(x)]
+            xs.append(x)
+            ys.append(np.full(x.shape[0], 1.0 if t.clip.label in atr.POSITIVE else 0.0))
+            ws.append(np.full(x.shape[0], 1.0 / x.shape[0]))
+        return fit_trees(np.vstack(xs), np.concatenate(ys), np.concatenate(ws), **atr.FIT)  # type: ignore[arg-type]
+
+    return fit
+
+
+FoldProbs = list[tuple[list[int], list[FloatArray], list[int], list[FloatArray]]]
+
+
+def fold_probabilities(
+    traces: Sequence[atr.Trace], k: int, seed: int, fit: Callable[[Sequence[atr.Trace]], TreeModel]
+) -> FoldProbs:
+    """For each outer fold (as ``amd_train.cross_validate`` draws them): the training
+    clips, their inner out-of-fold probabilities, the test clips and their probabilities."""
+    rng = np.random.default_rng(seed)
+    out: FoldProbs = []
+    saved = atr.fit
+    atr.fit = fit  # type: ignore[assignment]  # oof_probabilities fits through the module's ``fit``
+    try:
+        for fold in atr.folds(traces, k, rng):
+            test = set(fold)
+            train_idx = [i for i in range(len(traces)) if i not in test]
+            train = [traces[i] for i in train_idx]
+            inner = atr.oof_probabilities(train, k - 1, rng)
+            model = fit(train)
+            out.append(
+                (train_idx, inner, list(fold), atr.probabilities(model, [traces[i] for i in fold]))
+            )
+    finally:
+        atr.fit = saved
+    return out
+
+
+ProbMap = Callable[[atr.Trace, FloatArray], FloatArray]
+
+
+def evaluate(
+    traces: Sequence[atr.Trace], fp: FoldProbs, pmap: ProbMap | None = None
+) -> list[Scored]:
+    """Out-of-fold verdicts: thresholds tuned on the inner probabilities of each outer
+    fold's training clips (``amd_train.tune`` on ``amd_train.GRID``), then applied."""
+    rows: list[Scored | None] = [None] * len(traces)
+    for train_idx, inner, fold, test_p in fp:
+        train = [traces[i] for i in train_idx]
+        if pmap is not None:
+            inner_p = [pmap(t, p) for t, p in zip(train, inner, strict=True)]
+        else:
+            inner_p = inner
+        pol = atr.tune(train, inner_p)
+        for i, p in zip(fold, test_p, strict=True):
+            t = traces[i]
+            v, at = atr.simulate(t, pmap(t, p) if pmap is not None else p, pol)
+            rows[i] = Scored(t.clip.name, t.clip.label, t.clip.tags, v, at)
+    return [r for r in rows if r is not None]
+
+
+def limit_mean(frames: int) -> ProbMap:
+    """The limit rule decides on the mean probability of the last ``frames`` frames of
+    the analysis (the frame rules are unchanged before the last frame)."""
+
+    def pmap(t: atr.Trace, p: FloatArray) -> FloatArray:
+        last = min(p.size, round(atr.LIMIT_S / FRAME_S)) - 1
+        win = p[max(0, last - frames + 1) : last + 1]
+        if not np.isfinite(win).any():
+            return p
+        q = p.copy()
+        q[last] = float(np.nanmean(win))
+        return q
+
+    return pmap
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Extra feature columns, a training-row filter, grid overrides, cost overrides and a
+    probability map for the limit rule; ``features`` names the fold probabilities used
+    (variants that only change the policy share the shipped features' folds)."""
+
+    doc: str
+    cols: tuple[str, ...] = ()
+    rows: RowFilter | None = None
+    grid: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    costs: dict[str, float] = field(default_factory=dict)
+    pmap: ProbMap | None = None
+
+    def features_key(self, name: str) -> str:
+        return name if (self.cols or self.rows) else "shipped"
+
+
+VARIANTS: dict[str, Variant] = {
+    "shipped": Variant("shipped: 18 features, all rows, shipped grid"),
+    "bg_spectrum": Variant(
+        "+ background spectrum: 7 band steps, shape step, flatness step (9 features)",
+        cols=(*EXTRA[:7], "bg_shape_step", "bg_flatness_step"),
+    ),
+    "pause_start": Variant(
+        "+ start of the current pause (60-500 ms) vs before onset: level, band shape",
+        cols=("pause_start_step_db", "pause_start_shape"),
+    ),
+    "voice_band": Variant(
+        "+ voice band limit: >3000 Hz and <250 Hz of voice frames vs background",
+        cols=("voice_high_rel", "voice_low_rel"),
+    ),
+    "bg_level": Variant(
+        "+ background level before onset (dBFS) and its frame-to-frame fluctuation",
+        cols=("pre_level_db", "bg_fluctuation_db"),
+    ),
+    "rows_used": Variant(
+        "training rows only where the policy may consult the model", rows=used_rows
+    ),
+    "pause_0.2": Variant(
+        "grid: human_pause_s also 0.2", grid={"human_pause_s": (0.2, 0.3, 0.5, 0.7)}
+    ),
+    "pause_0.5_only": Variant(
+        "grid: human_pause_s 0.5 only (slower people, for late beeps)",
+        grid={"human_pause_s": (0.5,)},
+    ),
+    "pause_0.7_only": Variant(
+        "grid: human_pause_s 0.7 only (slower people, for late beeps)",
+        grid={"human_pause_s": (0.7,)},
+    ),
+    "machine_speech_0.5": Variant(
+        "grid: machine_min_speech_s also 0.5", grid={"machine_min_speech_s": (0.5, 0.8, 1.2)}
+    ),
+    "machine_p_0.99": Variant(
+        "grid: machine_min_p also 0.99", grid={"machine_min_p": (0.9, 0.95, 0.98, 0.99)}
+    ),
+    "late_pause_0.7": Variant(
+        "grid: human_late_pause_s also 0.7", grid={"human_late_pause_s": (0.7, 0.9, 1.1, 1.3)}
+    ),
+    "cost_time_0.01": Variant("time cost 0.01 per s", costs={"COST_PER_S": 0.01}),
+    "limit_mean_0.2": Variant("limit rule on the mean p of the last 0.2 s", pmap=limit_mean(10)),
+    "limit_mean_0.5": Variant("limit rule on the mean p of the last 0.5 s", pmap=limit_mean(25)),
+    "limit_mean_1.0": Variant("limit rule on the mean p of the last 1 s", pmap=limit_mean(50)),
+}
+
+
+def summary(rows: Sequence[Scored]) -> dict[str, float]:
+    s = score(rows)
+    keys = ("accuracy", "human_as_machine_rate", "machine_as_human_rate", "median_decision_s")
+    return {k: float(s[k]) for k in keys} | {
+        "adversarial": float(s["per_tag"]["adversarial"]["accuracy"])
+    }
+
+
+@contextmanager
+def policy_search(v: Variant) -> Iterator[None]:
+    """``amd_train``'s grid and costs as the variant sets them, restored afterwards."""
+    grid = dict(atr.GRID)
+    costs = {k: getattr(atr, k) for k in v.costs}
+    atr.GRID.update(v.grid)
+    for k, c in v.costs.items():
+        setattr(atr, k, c)
+    try:
+        yield
+    finally:
+        atr.GRID.clear()
+        atr.GRID.update(grid)
+        for k, c in costs.items():
+            setattr(atr, k, c)
+
+
+def run(
+    name: str,
+    base: Sequence[tuple[atr.Trace, FloatArray]],
+    seeds: Sequence[int],
+    cache: Path | None,
+) -> dict[str, float]:
+    """One variant over the fold seeds; prints and returns the mean figures."""
+    v = VARIANTS[name]
+    traces = with_columns(base, v.cols)
+    key = v.features_key(name)
+    per_seed = []
+    for seed in seeds:
+        path = cache / f"folds_{key}_{seed}.pkl" if cache else None
+        if path is not None and path.exists():
+            fp: FoldProbs = pickle.loads(path.read_bytes())
+        else:
+            fp = fold_probabilities(traces, 5, seed, make_fit(v.rows))
+            if path is not None:
+                path.write_bytes(pickle.dumps(fp))
+        with policy_search(v):
+            s = summary(evaluate(traces, fp, v.pmap))
+        per_seed.append(s)
+        print(f"{name} seed {seed}: {_fmt(s)}", flush=True)
+    mean = {k: float(np.mean([s[k] for s in per_seed])) for k in per_seed[0]}
+    print(f"{name} mean: {_fmt(mean)}  ({v.doc})", flush=True)
+    return mean
+
+
+def _fmt(s: dict[str, float]) -> str:
+    return (
+        f"{s['accuracy']:.1%} / {s['human_as_machine_rate']:.2%} / "
+        f"{s['machine_as_human_rate']:.2%} / {s['median_decision_s']:.2f} s / "
+        f"{s['adversarial']:.1%}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.amd_variants", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("variants", nargs="*", help=f"default: all of {', '.join(VARIANTS)}")
+    ap.add_argument("--corpus", type=Path, default=atr.DEFAULT_CORPUS)
+    ap.add_argument("--seeds", default="20251122,7,11")
+    ap.add_argument("--cache", type=Path, help="keep fold probabilities here (pickles)")
+    ap.add_argument("--json", action="store_true", help="print the means as JSON at the end")
+    args = ap.parse_args(argv)
+    names = args.variants or list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds: comma-separated integers, got {args.seeds!r}")
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    base = [trace_with_extra(c) for c in load_manifest(args.corpus)]
+    means = {n: run(n, base, seeds, args.cache) for n in names}
+    if args.json:
+        print(json.dumps(means, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
