@@ -36,6 +36,7 @@ them per variant and seed, so policy variants on the same features cost seconds.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import pickle
 from collections.abc import Callable, Iterator, Sequence
@@ -398,6 +399,46 @@ def _fmt(s: dict[str, float]) -> str:
     )
 
 
+def background_report(corpus: Path) -> None:
+    """Error analysis behind the background cues, on the manifest's speech times: the
+    band level (dB) of the first 100 ms after answer and of the pause after the first
+    utterance (150-600 ms after its end, before any next one), each minus the median of
+    the frames 40-300 ms before speech starts; percentiles per label and subtype."""
+    out: dict[str, list[tuple[str, float, float]]] = {"human": [], "machine": []}
+    with (corpus / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        if r["label"] not in out or not r["speech_segments"]:
+            continue
+        x = read_wav(corpus / r["file"])
+        n = x.size // FRAME_SAMPLES
+        e = np.asarray(analyse_frames(x[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)).energy_db)
+        onset = round(float(r["greeting_start_s"]) / FRAME_S)
+        if onset < 12:  # needs 240 ms of background before speech
+            continue
+        pre = float(np.median(e[max(6, onset - 15) : onset - 2]))
+        segs = [tuple(float(v) for v in seg.split("-")) for seg in r["speech_segments"].split(";")]
+        a = round((segs[0][1] + 0.15) / FRAME_S)
+        b = min(round((segs[0][1] + 0.6) / FRAME_S), n)
+        if len(segs) > 1:
+            b = min(b, round(segs[1][0] / FRAME_S) - 2)
+        pause = float(np.median(e[a:b])) - pre if b > a + 3 else float("nan")
+        out[r["label"]].append((r["subtype"], float(np.median(e[1:6])) - pre, pause))
+    q = (5, 25, 50, 75, 95)
+    for label, vals in out.items():
+        start = np.array([v[1] for v in vals])
+        pauses = np.array([v[2] for v in vals])
+        print(
+            f"{label} ({len(vals)} clips): start-before-onset {np.nanpercentile(start, q).round(1)}"
+            f" dB, pause-before-onset {np.nanpercentile(pauses, q).round(1)} dB (percentiles {q})"
+        )
+        for sub in sorted({v[0] for v in vals}):
+            ps = np.array([v[2] for v in vals if v[0] == sub])
+            if np.isfinite(ps).any():
+                pct = np.nanpercentile(ps, (10, 50, 90)).round(1)
+                print(f"  {sub}: pause-before-onset 10/50/90 {pct}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.amd_variants", description=__doc__.split("\n")[0]
@@ -407,7 +448,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seeds", default="20251122,7,11")
     ap.add_argument("--cache", type=Path, help="keep fold probabilities here (pickles)")
     ap.add_argument("--json", action="store_true", help="print the means as JSON at the end")
+    ap.add_argument(
+        "--background", action="store_true", help="print the background-step analysis and stop"
+    )
     args = ap.parse_args(argv)
+    if args.background:
+        background_report(args.corpus)
+        return 0
     names = args.variants or list(VARIANTS)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
