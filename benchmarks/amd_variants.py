@@ -27,7 +27,9 @@ FFT as telephony/amd/vad.py:
   it moves from frame to frame (median absolute difference of consecutive background
   frames' levels, dB): a person's room is rarely as quiet and steady as a voicemail
   line, whose greeting's recording noise is mostly under the line hiss (dev: the pause
-  after a greeting reads a median +0.1 dB against the background before it).
+  after a greeting reads a median +0.1 dB against the background before it); and that
+  level relative to the mean level of the voice frames so far (dB; independent of the
+  channel's gain).
 
 Fold probabilities are the expensive part (25 model fits per seed); ``--cache`` keeps
 them per variant and seed, so policy variants on the same features cost seconds.
@@ -69,6 +71,7 @@ EXTRA: tuple[str, ...] = (
     "voice_low_rel",
     "pre_level_db",
     "bg_fluctuation_db",
+    "pre_level_rel_db",
 )
 _TAIL = 5  # background frames in a pause count 100 ms after the last voice frame
 _PAUSE_START = (3, 25)  # frames after the last voice frame: 60..500 ms
@@ -97,9 +100,14 @@ def _shape(step: FloatArray) -> float:
     return float(np.sqrt(np.mean(d**2)))
 
 
-def trace_with_extra(clip: Clip, limit_s: float = atr.LIMIT_S) -> tuple[atr.Trace, FloatArray]:
+def trace_with_extra(
+    clip: Clip, limit_s: float = atr.LIMIT_S, gain_db: float = 0.0
+) -> tuple[atr.Trace, FloatArray]:
     """``amd_train.trace_clip`` plus the ``EXTRA`` columns (0 where undefined)."""
     samples = read_wav(clip.path)
+    if gain_db:  # the whole call louder or quieter, as another carrier or handset would
+        scaled = np.rint(samples.astype(np.float64) * 10.0 ** (gain_db / 20.0))
+        samples = np.clip(scaled, -32768, 32767).astype(np.int16)
     n = min(samples.size // FRAME_SAMPLES, round(limit_s / FRAME_S))
     block = samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
     st = analyse_frames(block)
@@ -157,6 +165,8 @@ def trace_with_extra(clip: Clip, limit_s: float = atr.LIMIT_S) -> tuple[atr.Trac
             row[13] = float(np.median(energy[pre]))
             bg = energy[sorted(pre + pause)]
             row[14] = float(np.median(np.abs(np.diff(bg)))) if bg.size >= 3 else 0.0
+            if voice_frames:
+                row[15] = row[13] - float(np.mean(energy[voice_frames]))
         ex[i] = row
     return atr.Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code, hold), ex
 
@@ -211,10 +221,16 @@ FoldProbs = list[tuple[list[int], list[FloatArray], list[int], list[FloatArray]]
 
 
 def fold_probabilities(
-    traces: Sequence[atr.Trace], k: int, seed: int, fit: Callable[[Sequence[atr.Trace]], TreeModel]
+    traces: Sequence[atr.Trace],
+    k: int,
+    seed: int,
+    fit: Callable[[Sequence[atr.Trace]], TreeModel],
+    test_traces: Sequence[atr.Trace] | None = None,
 ) -> FoldProbs:
     """For each outer fold (as ``amd_train.cross_validate`` draws them): the training
-    clips, their inner out-of-fold probabilities, the test clips and their probabilities."""
+    clips, their inner out-of-fold probabilities, the test clips and their probabilities
+    (on ``test_traces``, the same clips changed, e.g. in gain, when given)."""
+    scored_traces = traces if test_traces is None else test_traces
     rng = np.random.default_rng(seed)
     out: FoldProbs = []
     saved = atr.fit
@@ -227,7 +243,12 @@ def fold_probabilities(
             inner = atr.oof_probabilities(train, k - 1, rng)
             model = fit(train)
             out.append(
-                (train_idx, inner, list(fold), atr.probabilities(model, [traces[i] for i in fold]))
+                (
+                    train_idx,
+                    inner,
+                    list(fold),
+                    atr.probabilities(model, [scored_traces[i] for i in fold]),
+                )
             )
     finally:
         atr.fit = saved
@@ -307,6 +328,14 @@ VARIANTS: dict[str, Variant] = {
     "bg_level": Variant(
         "+ background level before onset (dBFS) and its frame-to-frame fluctuation",
         cols=("pre_level_db", "bg_fluctuation_db"),
+    ),
+    "pre_level": Variant("+ background level before onset (dBFS) only", cols=("pre_level_db",)),
+    "bg_fluctuation": Variant(
+        "+ background frame-to-frame fluctuation only", cols=("bg_fluctuation_db",)
+    ),
+    "pre_level_rel": Variant(
+        "+ background level before onset relative to the voice frames' level (dB)",
+        cols=("pre_level_rel_db",),
     ),
     "rows_used": Variant(
         "training rows only where the policy may consult the model", rows=used_rows
@@ -439,6 +468,28 @@ def background_report(corpus: Path) -> None:
                 print(f"  {sub}: pause-before-onset 10/50/90 {pct}")
 
 
+def gain_test(
+    name: str, corpus: Path, gains: Sequence[float], seed: int, cache: Path | None
+) -> None:
+    """Train and tune as usual; score each outer fold's clips with the whole call made
+    louder or quieter by each gain (dB): does the variant rely on absolute levels?"""
+    v = VARIANTS[name]
+    clips = load_manifest(corpus)
+    traces = with_columns([trace_with_extra(c) for c in clips], v.cols)
+    for gain in gains:
+        shifted = with_columns([trace_with_extra(c, gain_db=gain) for c in clips], v.cols)
+        path = cache / f"folds_{v.features_key(name)}_{seed}_gain{gain:+g}.pkl" if cache else None
+        if path is not None and path.exists():
+            fp: FoldProbs = pickle.loads(path.read_bytes())
+        else:
+            fp = fold_probabilities(traces, 5, seed, make_fit(v.rows), test_traces=shifted)
+            if path is not None:
+                path.write_bytes(pickle.dumps(fp))
+        with policy_search(v):
+            s = summary(evaluate(shifted, fp, v.pmap))
+        print(f"{name} seed {seed}, test audio {gain:+g} dB: {_fmt(s)}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.amd_variants", description=__doc__.split("\n")[0]
@@ -450,6 +501,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the means as JSON at the end")
     ap.add_argument(
         "--background", action="store_true", help="print the background-step analysis and stop"
+    )
+    ap.add_argument(
+        "--gain",
+        help="comma-separated dB: score the first seed's folds on louder/quieter test audio",
     )
     args = ap.parse_args(argv)
     if args.background:
@@ -465,6 +520,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--seeds: comma-separated integers, got {args.seeds!r}")
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
+    if args.gain:
+        try:
+            gains = [float(g) for g in args.gain.split(",")]
+        except ValueError:
+            ap.error(f"--gain: comma-separated dB values, got {args.gain!r}")
+        for n in names:
+            gain_test(n, args.corpus, gains, seeds[0], args.cache)
+        return 0
     base = [trace_with_extra(c) for c in load_manifest(args.corpus)]
     means = {n: run(n, base, seeds, args.cache) for n in names}
     if args.json:
