@@ -29,7 +29,9 @@ FFT as telephony/amd/vad.py:
   line, whose greeting's recording noise is mostly under the line hiss (dev: the pause
   after a greeting reads a median +0.1 dB against the background before it); and that
   level relative to the mean level of the voice frames so far (dB; independent of the
-  channel's gain).
+  channel's gain); the *colour* of that background, gain-independent too: its median
+  spectral flatness and share above 1500 Hz (a line's own hiss is flat and white, a
+  room's noise is coloured: pink, brown, hum, babble, street).
 
 Fold probabilities are the expensive part (25 model fits per seed); ``--cache`` keeps
 them per variant and seed, so policy variants on the same features cost seconds.
@@ -48,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from scipy.signal import butter, sosfilt
 
 from benchmarks import amd_train as atr
 from telephony.amd import tones
@@ -72,10 +75,22 @@ EXTRA: tuple[str, ...] = (
     "pre_level_db",
     "bg_fluctuation_db",
     "pre_level_rel_db",
+    "pre_flatness",
+    "pre_high_share",
 )
 _TAIL = 5  # background frames in a pause count 100 ms after the last voice frame
 _PAUSE_START = (3, 25)  # frames after the last voice frame: 60..500 ms
 _SPEECH_BANDS = slice(1, 6)  # 250-3550 Hz
+
+
+def other_channel(samples: npt.NDArray[np.int16], channel: str) -> npt.NDArray[np.int16]:
+    """The whole call through another band limit, as another carrier or handset would
+    pass it: ``lpHZ`` (low-pass) or ``hpHZ`` (high-pass), 2nd-order Butterworth."""
+    kind, hz = channel[:2], float(channel[2:])
+    sos = butter(2, hz, btype="lowpass" if kind == "lp" else "highpass", fs=8000, output="sos")
+    y = sosfilt(sos, samples.astype(np.float64))
+    out: npt.NDArray[np.int16] = np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+    return out
 
 
 def band_stats(block: npt.NDArray[np.int16]) -> tuple[FloatArray, FloatArray]:
@@ -101,18 +116,21 @@ def _shape(step: FloatArray) -> float:
 
 
 def trace_with_extra(
-    clip: Clip, limit_s: float = atr.LIMIT_S, gain_db: float = 0.0
+    clip: Clip, limit_s: float = atr.LIMIT_S, gain_db: float = 0.0, channel: str = ""
 ) -> tuple[atr.Trace, FloatArray]:
     """``amd_train.trace_clip`` plus the ``EXTRA`` columns (0 where undefined)."""
     samples = read_wav(clip.path)
     if gain_db:  # the whole call louder or quieter, as another carrier or handset would
         scaled = np.rint(samples.astype(np.float64) * 10.0 ** (gain_db / 20.0))
         samples = np.clip(scaled, -32768, 32767).astype(np.int16)
+    if channel:
+        samples = other_channel(samples, channel)
     n = min(samples.size // FRAME_SAMPLES, round(limit_s / FRAME_S))
     block = samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
     st = analyse_frames(block)
     bdb, flat = band_stats(block)
     energy = np.asarray(st.energy_db)
+    high = np.asarray(st.high_ratio)
     front = FrontEnd()
     x = np.full((n, len(FEATURE_NAMES)), np.nan)
     ex = np.full((n, len(EXTRA)), np.nan)
@@ -167,6 +185,8 @@ def trace_with_extra(
             row[14] = float(np.median(np.abs(np.diff(bg)))) if bg.size >= 3 else 0.0
             if voice_frames:
                 row[15] = row[13] - float(np.mean(energy[voice_frames]))
+            row[16] = float(np.median(flat[pre]))
+            row[17] = float(np.median(high[pre]))
         ex[i] = row
     return atr.Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code, hold), ex
 
@@ -330,6 +350,10 @@ VARIANTS: dict[str, Variant] = {
         cols=("pre_level_db", "bg_fluctuation_db"),
     ),
     "pre_level": Variant("+ background level before onset (dBFS) only", cols=("pre_level_db",)),
+    "pre_colour": Variant(
+        "+ colour of the background before onset: flatness, share above 1500 Hz",
+        cols=("pre_flatness", "pre_high_share"),
+    ),
     "bg_fluctuation": Variant(
         "+ background frame-to-frame fluctuation only", cols=("bg_fluctuation_db",)
     ),
@@ -468,17 +492,24 @@ def background_report(corpus: Path) -> None:
                 print(f"  {sub}: pause-before-onset 10/50/90 {pct}")
 
 
-def gain_test(
-    name: str, corpus: Path, gains: Sequence[float], seed: int, cache: Path | None
+def channel_test(
+    name: str, corpus: Path, conditions: Sequence[str], seed: int, cache: Path | None
 ) -> None:
-    """Train and tune as usual; score each outer fold's clips with the whole call made
-    louder or quieter by each gain (dB): does the variant rely on absolute levels?"""
+    """Train and tune as usual; score each outer fold's clips through another channel:
+    the whole call louder or quieter (``+6``, ``-6``: dB) or band-limited otherwise
+    (``lp3000``, ``hp300``). Does the variant rely on the dev channel's own levels or
+    colour?"""
     v = VARIANTS[name]
     clips = load_manifest(corpus)
     traces = with_columns([trace_with_extra(c) for c in clips], v.cols)
-    for gain in gains:
-        shifted = with_columns([trace_with_extra(c, gain_db=gain) for c in clips], v.cols)
-        path = cache / f"folds_{v.features_key(name)}_{seed}_gain{gain:+g}.pkl" if cache else None
+    for cond in conditions:
+        if cond[:2] in ("lp", "hp"):
+            changed = [trace_with_extra(c, channel=cond) for c in clips]
+        else:
+            changed = [trace_with_extra(c, gain_db=float(cond)) for c in clips]
+        shifted = with_columns(changed, v.cols)
+        tag = cond if cond[:2] in ("lp", "hp") else f"gain{float(cond):+g}"
+        path = cache / f"folds_{v.features_key(name)}_{seed}_{tag}.pkl" if cache else None
         if path is not None and path.exists():
             fp: FoldProbs = pickle.loads(path.read_bytes())
         else:
@@ -487,7 +518,7 @@ def gain_test(
                 path.write_bytes(pickle.dumps(fp))
         with policy_search(v):
             s = summary(evaluate(shifted, fp, v.pmap))
-        print(f"{name} seed {seed}, test audio {gain:+g} dB: {_fmt(s)}", flush=True)
+        print(f"{name} seed {seed}, test audio {cond}: {_fmt(s)}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -503,8 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--background", action="store_true", help="print the background-step analysis and stop"
     )
     ap.add_argument(
-        "--gain",
-        help="comma-separated dB: score the first seed's folds on louder/quieter test audio",
+        "--channel",
+        help="comma-separated test channels (dB gains such as -6,6; lp3000, hp300): score "
+        "the first seed's folds on the test audio through them",
     )
     args = ap.parse_args(argv)
     if args.background:
@@ -520,13 +552,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"--seeds: comma-separated integers, got {args.seeds!r}")
     if args.cache is not None:
         args.cache.mkdir(parents=True, exist_ok=True)
-    if args.gain:
-        try:
-            gains = [float(g) for g in args.gain.split(",")]
-        except ValueError:
-            ap.error(f"--gain: comma-separated dB values, got {args.gain!r}")
+    if args.channel:
+        conditions = args.channel.split(",")
+        for c in conditions:
+            try:
+                float(c[2:] if c[:2] in ("lp", "hp") else c)
+            except ValueError:
+                ap.error(f"--channel: dB gains or lpHZ/hpHZ, got {c!r}")
         for n in names:
-            gain_test(n, args.corpus, gains, seeds[0], args.cache)
+            channel_test(n, args.corpus, conditions, seeds[0], args.cache)
         return 0
     base = [trace_with_extra(c) for c in load_manifest(args.corpus)]
     means = {n: run(n, base, seeds, args.cache) for n in names}
