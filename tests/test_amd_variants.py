@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchmarks import amd_variants
 from benchmarks.amd_train import trace_clip
@@ -31,3 +32,27 @@ def test_extra_features_leave_the_shipped_trace_unchanged() -> None:
 def test_every_variant_names_known_columns() -> None:
     for name, v in amd_variants.VARIANTS.items():
         assert set(v.cols) <= set(amd_variants.EXTRA), name
+
+
+def test_other_channel_band_limits_the_whole_call() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 2000, 8000).astype(np.int16)  # white noise, 1 s
+    low = amd_variants.other_channel(x, "lp3000")
+    assert low.dtype == np.int16 and low.size == x.size
+
+    def share_above(y: np.ndarray, hz: float) -> float:
+        spec = np.abs(np.fft.rfft(y.astype(np.float64))) ** 2
+        return float(spec[int(hz) :].sum() / spec.sum())  # 1 Hz bins for 1 s
+
+    assert share_above(low, 3500) < share_above(x, 3500) / 3
+
+
+def test_variants_cli_rejects_unknown_names_and_bad_channels(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        amd_variants.main(["no_such_variant"])
+    assert info.value.code == 2 and "unknown variant" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        amd_variants.main(["--channel", "lpx", "shipped"])
+    assert info.value.code == 2 and "--channel" in capsys.readouterr().err
