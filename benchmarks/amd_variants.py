@@ -18,8 +18,10 @@ FFT as telephony/amd/vad.py:
   change of the background's spectral flatness (log of geometric over arithmetic mean
   power, 250-3550 Hz);
 - the start of the current pause: the median level (dB) and band shape of the frames
-  60-500 ms after the last voice frame, against the background before onset (a person's
-  line stays live, a recording may drop to line noise or to another noise);
+  60-500 ms after the last voice frame (every frame but digital zeros, tones included:
+  the tone hold already keeps a person verdict off a sounding beep), against the
+  background before onset (a person's line stays live, a recording may drop to line
+  noise or to another noise);
 - the band limit of the voice: voice frames' level above 3000 Hz and below 250 Hz,
   relative to their 250-3550 Hz level, minus the same for the background before onset
   (a greeting recorded through another channel brings its own band limit);
