@@ -136,11 +136,24 @@ class PathSet:
 
         From its live bin ``tau`` on, a call keeps busy an agent who would otherwise
         wait, in every bin ``k >= tau`` where ``X_k <= -1`` (an agent to spare), up to
-        the horizon. Exact over ``tau`` on every path, like ``marginal``.
+        the horizon. Exact over ``tau`` on every path, like ``marginal``: summed over
+        ``tau``, bin ``k`` counts with weight ``P(tau <= k)``, the pmf's running sum.
         """
-        spare = self.x[:, 1:] <= -1
-        after = np.cumsum(spare[:, ::-1], axis=1)[:, ::-1]
-        return float((after @ pmf).sum()) / self.paths  # type: ignore[no-any-return]
+        spare = (self.x[:, 1:] <= -1).sum(axis=0)
+        return float(spare @ np.cumsum(pmf)) / self.paths  # type: ignore[no-any-return]
+
+    def marginal_idle(self, pmfs: FloatArray, cdfs: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``marginal`` and ``idle_filled`` for each column of ``pmfs`` (bins × n) at once,
+        on one pass over the paths (the look-ahead rule weighs a dial now against later).
+        ``cdfs``: the columns' running sums (``np.cumsum(pmfs, axis=0)``), built once."""
+        x = self.x
+        before = np.maximum.accumulate(x[:, :-1], axis=1)
+        after = np.maximum.accumulate(x[:, :0:-1], axis=1)[:, ::-1]
+        hits = (after >= before).sum(axis=0)
+        spare = (x[:, 1:] <= -1).sum(axis=0)
+        marginal: FloatArray = (hits @ pmfs) / self.paths
+        idle: FloatArray = (spare @ cdfs) / self.paths
+        return marginal, idle
 
     def add(self, taus: IntArray) -> None:
         """Add one dial per path, live from bin ``taus[m]`` (``horizon`` = never)."""

@@ -12,13 +12,14 @@ Model (all from what a real dialer observes; see ``pacing.estimators``):
   ``pacing.paths``), whose expectation and the exact marginal of one more dial are
   computed on sampled paths.
 
-Decision: place the ``n``-th new call while its marginal expected abandons, per expected
-live answer, stay below a *price*. This is the Lagrangian form of "most agent time for a
-given abandon total". The price is adjusted online by an integral controller on the
-measured abandons so that the shift's abandon rate settles at ``aim × abandon_target``
-(aim < 1 leaves room for chance), with guards that cut dialling when the shift total or
-the current clock hour runs hot (the hourly worst case is what a regulator's sample sees).
-Each decision carries the numbers behind it (``PacingDecision.explain``).
+Decision: place the ``n``-th new call while its marginal expected abandons stay below a
+*price* times the agent idle time it is expected to fill, and placing it now is worth at
+least as much as placing it a few seconds later (``_accept``). This is the Lagrangian
+form of "most agent time for a given abandon total". The price is adjusted online by an
+integral controller on the measured abandons so that the shift's abandon rate settles at
+``aim × abandon_target`` (aim < 1 leaves room for chance), with guards that cut dialling
+when the shift total or the current clock hour runs hot (the hourly worst case is what a
+regulator's sample sees). Each decision carries the numbers behind it (``PacingDecision.explain``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class PredictivePacer:
         *,
         abandon_target: float = 0.03,
         connect_deadline: float = 2.0,
-        aim: float = 0.95,
+        aim: float = 0.9,
         caution: float = 0.0,
         hour_ceiling: float = 0.06,
         dt: float = 1.0,
@@ -66,15 +67,17 @@ class PredictivePacer:
         seed: int = 0,
         recheck_every: float = 2.0,
         min_paths: int = 16,
-        rule: str = "live",
+        rule: str = "lookahead",
         idle_scale: float = 20.0,
+        lookahead: float = 3.0,
     ) -> None:
         """Tunables are keyword-only; times in seconds, ratios in 0..1.
 
-        ``rule``: what a marginal abandon is weighed against: ``"live"``, the dial's
-        expected live answers (the default); ``"idle"``, the agent idle time it is
-        expected to fill within the horizon, in units of ``idle_scale`` seconds (see
-        docs/speed.md: a better frontier at a fixed price, not yet under the controller).
+        ``rule``: what a marginal abandon is weighed against: ``"lookahead"`` (the
+        default), the agent idle time the dial is expected to fill within the horizon
+        (in units of ``idle_scale`` seconds) *and* the same dial ``lookahead`` seconds
+        later (see ``_accept``); ``"idle"``, the idle time alone; ``"live"``, the dial's
+        expected live answers (the rule before; docs/speed.md compares the three).
         ``aim``: the share of the abandon target the controller steers to. ``dt`` and
         ``horizon``: the time grid the forecast runs on. ``paths``: sampled trajectories
         per decision. ``seed``: the pacer's own random stream (same seed, same choices).
@@ -106,15 +109,18 @@ class PredictivePacer:
         ):
             if not value >= 0.0 or not math.isfinite(value):
                 raise ValueError(f"{label} must be a finite number >= 0")
-        if rule not in ("live", "idle"):
-            raise ValueError(f"rule must be 'live' or 'idle', not {rule!r}")
+        if rule not in ("live", "idle", "lookahead"):
+            raise ValueError(f"rule must be 'live', 'idle' or 'lookahead', not {rule!r}")
         if not idle_scale > 0.0 or not math.isfinite(idle_scale):
             raise ValueError("idle_scale must be a finite number of seconds > 0")
+        if not dt <= lookahead < horizon:
+            raise ValueError("lookahead must be at least dt and less than the horizon (seconds)")
         if not 0.0 < hour_ceiling <= 1.0:
             raise ValueError("hour_ceiling must be a ratio in (0, 1]")
         self.abandon_target = abandon_target
         self.rule = rule
         self.idle_scale = idle_scale
+        self.lookahead_bins = max(1, round(lookahead / dt))
         # The model's own expected abandons for the dials it placed (the sum of each
         # decision's E[A] increase), against ``abandoned``: its calibration.
         self.expected_abandons = 0.0
@@ -157,6 +163,10 @@ class PredictivePacer:
         self._live_cdf, self._talk_cdf, self._wrap_cdf = empty_f, empty_f, empty_f
         self._live_q, self._talk_q, self._wrap_q = empty_i, empty_i, empty_i
         self._new_pmf: FloatArray = np.zeros(1)
+        # The look-ahead's two live-time pmfs (now, ``lookahead`` later) as columns, and
+        # their running sums (``PathSet.marginal_idle``); rebuilt with the tables.
+        self._pair: FloatArray = np.zeros((1, 2))
+        self._pair_cdf: FloatArray = np.zeros((1, 2))
         self._supply_q, self._live_q_h = empty_i, empty_i
         self._table: SmallIntArray = np.zeros((1, 1), dtype=np.int8)
         self._wrap_offset = self._demand_offset = 0
@@ -214,6 +224,7 @@ class PredictivePacer:
         self._live_cdf = live
         self._live_q = quantile_table(live, self.levels)
         self._new_pmf = np.diff(np.concatenate(([0.0], live[0])))
+        self._set_pair()
         # Wrap-up: P(free by (j+1)·dt | elapsed e) = 1 - S(e + j + 1) / S(e).
         ws = self.wrap.survival(snap.wrapup_elapsed)
         e = np.arange(self.wrap.n)
@@ -295,9 +306,11 @@ class PredictivePacer:
         guard = "none"
         if not self.guards:
             return price, guard
-        # Close to the ceiling with the shift's own noise taken into account: cut hard.
-        sd = math.sqrt(self.abandon_target / (self.settled + 50))
-        if shift > self.abandon_target - 0.25 * sd:
+        # Over the ceiling: cut hard. The controller steers to aim × target (0.9: 0.3
+        # points below, where it holds a small team's shift rate within about 0.2), so
+        # this fires on a bad run only; the guard that fired already at the aim was on for
+        # a third of a small team's decisions and cost it occupancy (docs/speed.md).
+        if shift > self.abandon_target:
             price *= 0.25
             guard = "shift"
         # Each clock hour is judged on its own (max_hourly_abandon_rate; a regulator's
@@ -318,6 +331,39 @@ class PredictivePacer:
             price *= 0.5
             guard = "hour"
         return price, guard
+
+    def _accept(self, paths: PathSet, price: float) -> tuple[float, bool]:
+        """One more dial on ``paths``: its marginal expected abandons, and whether to place it.
+
+        ``live``: the marginal within ``price`` times the dial's expected live answers.
+        ``idle``: within ``price`` times the agent idle time it fills (``idle_scale`` s).
+        ``lookahead``: the dial's net value (``price`` × idle filled / ``idle_scale`` -
+        marginal) is at least 0 *and* at least that of the same dial ``lookahead`` s
+        later. The pacer re-decides every fraction of a second, so the choice is never
+        "dial or never" but "dial now or a little later" (a one-step look-ahead, the
+        textbook rule for optimal stopping): a dial placed while no agent is about to
+        free carries abandon risk that waiting sheds, for nearly the same idle time
+        filled. Waiting gains nothing where an agent sits idle now, so such a dial goes
+        at once. Measured in docs/speed.md ("The look-ahead rule").
+        """
+        pmf = self._new_pmf
+        if self.rule == "live":
+            marginal = paths.marginal(pmf)
+            return marginal, marginal <= price * float(self._live_cdf[0, -1])
+        if self.rule == "idle":
+            marginal = paths.marginal(pmf)
+            return marginal, marginal <= price * paths.idle_filled(pmf) / self.idle_scale
+        m, i = paths.marginal_idle(self._pair, self._pair_cdf)
+        now_net = price * float(i[0]) / self.idle_scale - float(m[0])
+        later_net = price * float(i[1]) / self.idle_scale - float(m[1])
+        return float(m[0]), now_net >= 0.0 and now_net >= later_net
+
+    def _set_pair(self) -> None:
+        """The new dial's live-time pmf and the same shifted ``lookahead`` later."""
+        pmf, w = self._new_pmf, self.lookahead_bins
+        later = np.concatenate((np.zeros(w), pmf[:-w]))
+        self._pair = np.ascontiguousarray(np.stack((pmf, later), axis=1))
+        self._pair_cdf = np.cumsum(self._pair, axis=0)
 
     def decide(self, snapshot: PacingSnapshot) -> PacingDecision:
         snap = snapshot
@@ -372,7 +418,6 @@ class PredictivePacer:
             rows=rows,
         )
         price, guard = self.price(snap.now)
-        budget = price * g_end
         limit = min(self.max_dials, snap.lines_free)
         new_q = self._live_q_h[0]
         n, marginal = 0, 0.0
@@ -390,26 +435,23 @@ class PredictivePacer:
                 paths.add_many(new_q[self._draw(take).reshape(m, take)])
                 n += take
                 continue
-            marginal = paths.marginal(self._new_pmf)
-            if self.rule == "idle":
-                budget = price * paths.idle_filled(self._new_pmf) / self.idle_scale
-            if marginal > budget:
+            marginal, ok = self._accept(paths, price)
+            if not ok:
                 self._binding = True
                 break
             if n == 0:
                 a_before = paths.expected_abandons()
             # Gallop: marginals only grow as calls are added (and the idle time a call
             # would fill only shrinks), so a batch of ``batch`` calls is acceptable iff
-            # its last call is within budget. Doubling batches cut the evaluations to
-            # about log2 of the calls placed.
+            # its last call is within budget (for ``lookahead``, to a close approximation:
+            # its two nets move together). Doubling batches cut the evaluations to about
+            # log2 of the calls placed.
             batch = min(2 * batch, limit - n)
             if batch > 1:
                 trial = paths.copy()
                 trial.add_many(new_q[self._draw(batch - 1).reshape(m, batch - 1)])
-                last = trial.marginal(self._new_pmf)
-                if self.rule == "idle":
-                    budget = price * trial.idle_filled(self._new_pmf) / self.idle_scale
-                if last <= budget:
+                last, ok = self._accept(trial, price)
+                if ok:
                     trial.add(new_q[self._draw(1)])
                     paths, n, marginal = trial, n + batch, last
                     continue

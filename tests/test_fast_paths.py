@@ -57,6 +57,18 @@ def test_expected_abandons_and_idle_filled_against_brute_force(seed: int) -> Non
     assert ps.idle_filled(pmf) == pytest.approx(brute, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_marginal_idle_is_both_measures_for_each_pmf_at_once(seed: int) -> None:
+    x, pmf = _random_paths(seed)
+    later = np.concatenate((np.zeros(2), pmf[:-2]))  # the same dial two bins later
+    ps = PathSet(x)
+    pmfs = np.stack((pmf, later), axis=1)
+    marginal, idle = ps.marginal_idle(pmfs, np.cumsum(pmfs, axis=0))
+    for column, one in enumerate((pmf, later)):
+        assert marginal[column] == pytest.approx(ps.marginal(one), abs=1e-12)
+        assert idle[column] == pytest.approx(ps.idle_filled(one), abs=1e-12)
+
+
 def test_sample_counts_each_item_once_on_its_own_row() -> None:
     rng = np.random.default_rng(3)
     levels, paths = 16, 7

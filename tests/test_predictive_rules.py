@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pacing.base import PacingDecision, PacingSnapshot
+from pacing.paths import PathSet
 from pacing.predictive import PredictivePacer
 from simulator.run import run_scenario
 from simulator.scenario import Scenario, load_scenario
@@ -18,7 +20,9 @@ SMALL_TEAM = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "sma
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"rule": "occupancy"}, "rule must be 'live' or 'idle'"),
+        ({"rule": "occupancy"}, "rule must be 'live', 'idle' or 'lookahead'"),
+        ({"lookahead": 0.5}, "lookahead must be at least dt"),
+        ({"lookahead": 40.0}, "lookahead must be at least dt and less than the horizon"),
         ({"idle_scale": 0.0}, "idle_scale must be"),
         ({"idle_scale": float("nan")}, "idle_scale must be"),
     ],
@@ -53,11 +57,10 @@ def _run(rule: str) -> tuple[dict[str, object], _Recording]:
 
 
 def test_each_rule_dials_and_records_its_expected_abandons() -> None:
-    live, live_pacer = _run("live")
-    idle, idle_pacer = _run("idle")
+    runs = [_run(rule) for rule in ("live", "idle", "lookahead")]
     # Same traffic, another decision rule: another shift.
-    assert live["dials"] != idle["dials"]
-    for result, pacer in ((live, live_pacer), (idle, idle_pacer)):
+    assert len({result["dials"] for result, _ in runs}) == 3
+    for result, pacer in runs:
         assert pacer.last is not None
         explain = pacer.last.explain
         # Over-dialling carries risk: the model expects some abandons from its dials, and
@@ -65,3 +68,56 @@ def test_each_rule_dials_and_records_its_expected_abandons() -> None:
         assert float(explain["model_expected_abandons"]) > 0.0
         assert explain["model_expected_abandons"] == pacer.expected_abandons
         assert explain["shift_abandons"] == pacer.abandoned == result["abandoned"]
+
+
+def test_lookahead_never_places_a_first_dial_the_idle_rule_would_refuse() -> None:
+    """The look-ahead only adds a condition to the idle rule's (docs/speed.md): on the
+    same sampled paths and price, whatever it accepts the idle rule accepts too."""
+    idle, ahead = _pair()
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        # Paths of X = demand - supply: an agent or two to spare now, agents freeing
+        # and calls turning live at random later.
+        steps = rng.choice([-1, 0, 0, 0, 1], size=(64, HORIZON))
+        x = np.zeros((64, HORIZON + 1), dtype=np.int64)
+        x[:, 1:] = np.cumsum(steps, axis=1) + rng.integers(-2, 1, size=(64, 1))
+        price = float(rng.uniform(0.005, 0.1))
+        took_ahead = ahead._accept(PathSet(x.copy()), price)[1]
+        assert idle._accept(PathSet(x.copy()), price)[1] or not took_ahead
+
+
+def test_lookahead_waits_for_the_agent_that_is_about_to_free() -> None:
+    """Every agent busy, one sure to free 8 s from now: a dial now may go live before
+    then (its live time peaks at 10 s). The idle rule places it at prices where the
+    look-ahead waits, because the same dial 3 s later fills nearly as much idle time at a
+    third of the risk; once an agent sits idle now, nothing is gained by waiting and the
+    look-ahead dials too."""
+    idle, ahead = _pair()
+    busy = np.zeros((8, HORIZON + 1), dtype=np.int64)
+    busy[:, 9:] = -1  # X_k = -1 from bin 8 on (column k + 1; column 0 stays 0)
+    spare_now = busy.copy()
+    spare_now[:, 1:] -= 1  # the same, with one more agent ready from now on
+    deferred = [
+        p
+        for p in np.linspace(0.01, 1.0, 100)
+        if idle._accept(PathSet(busy.copy()), p)[1]
+        and not ahead._accept(PathSet(busy.copy()), p)[1]
+    ]
+    assert len(deferred) > 50
+    for p in deferred:
+        assert ahead._accept(PathSet(spare_now.copy()), p)[1]
+
+
+HORIZON = 40
+
+
+def _pair() -> tuple[PredictivePacer, PredictivePacer]:
+    """An idle-rule and a look-ahead pacer sharing a live-time pmf like a new dial's:
+    live in 25% of cases (small-team-5's contact rate), most of them 5-15 s out."""
+    pmf = np.exp(-0.5 * ((np.arange(HORIZON) - 10.0) / 4.0) ** 2)
+    pmf *= 0.25 / pmf.sum()
+    pair = (PredictivePacer(rule="idle"), PredictivePacer(rule="lookahead", lookahead=3.0))
+    for pacer in pair:
+        pacer._new_pmf = pmf
+        pacer._set_pair()
+    return pair
