@@ -246,7 +246,7 @@ def test_make_pacer_uses_the_tunables_and_the_values_in_force() -> None:
     with pytest.raises(ValueError, match="unknown pacer"):
         config.make_pacer("turbo")
     # A value in force that the pacer refuses with these tunables: named like a bad file.
-    short = parse_config({"pacing": {"predictive": {"horizon": 3.0}}}, source="h.toml")
+    short = parse_config({"pacing": {"predictive": {"horizon": 4.0}}}, source="h.toml")
     with pytest.raises(ConfigError) as info:
         short.make_pacer("predictive", connect_deadline=5.0)
     assert (info.value.source, info.value.key) == ("h.toml", "pacing.predictive")
