@@ -117,15 +117,23 @@ class PathSet:
         """How many +1 steps every path can take before any could make an abandon."""
         return max(0, -int(self.x[:, 1:].max()))
 
-    def marginal(self, pmf: FloatArray) -> float:
-        """E[increase of abandons] from one more dial live in bin k with prob ``pmf[k]``."""
+    def _hits(self) -> IntArray:
+        """Per bin ``k``, the paths where a dial live from ``k`` adds an abandon:
+        ``max_{j>=k} X_j >= max(0, max_{j<k} X_j)`` (module docstring)."""
         x = self.x
-        # before[:, k] = max(0, max_{j<k} X_j); after[:, k] = max_{j>=k} X_j.
         before = np.maximum.accumulate(x[:, :-1], axis=1)
         after = np.maximum.accumulate(x[:, :0:-1], axis=1)[:, ::-1]
-        hit = after >= before
-        # sum / paths, exactly as ndarray.mean computes it, without its Python overhead.
-        return float((hit @ pmf).sum()) / self.paths  # type: ignore[no-any-return]
+        hits: IntArray = (after >= before).sum(axis=0)
+        return hits
+
+    def _spare(self) -> IntArray:
+        """Per bin ``k``, the paths with an agent to spare (``X_k <= -1``)."""
+        spare: IntArray = (self.x[:, 1:] <= -1).sum(axis=0)
+        return spare
+
+    def marginal(self, pmf: FloatArray) -> float:
+        """E[increase of abandons] from one more dial live in bin k with prob ``pmf[k]``."""
+        return float(self._hits() @ pmf) / self.paths  # type: ignore[no-any-return]
 
     def expected_abandons(self) -> float:
         """E[A] over the paths: the mean of ``max(0, max_k X_k)`` (column 0 is the 0)."""
@@ -139,20 +147,15 @@ class PathSet:
         the horizon. Exact over ``tau`` on every path, like ``marginal``: summed over
         ``tau``, bin ``k`` counts with weight ``P(tau <= k)``, the pmf's running sum.
         """
-        spare = (self.x[:, 1:] <= -1).sum(axis=0)
-        return float(spare @ np.cumsum(pmf)) / self.paths  # type: ignore[no-any-return]
+        return float(self._spare() @ np.cumsum(pmf)) / self.paths  # type: ignore[no-any-return]
 
     def marginal_idle(self, pmfs: FloatArray, cdfs: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """``marginal`` and ``idle_filled`` for each column of ``pmfs`` (bins × n) at once,
-        on one pass over the paths (the look-ahead rule weighs a dial now against later).
-        ``cdfs``: the columns' running sums (``np.cumsum(pmfs, axis=0)``), built once."""
-        x = self.x
-        before = np.maximum.accumulate(x[:, :-1], axis=1)
-        after = np.maximum.accumulate(x[:, :0:-1], axis=1)[:, ::-1]
-        hits = (after >= before).sum(axis=0)
-        spare = (x[:, 1:] <= -1).sum(axis=0)
-        marginal: FloatArray = (hits @ pmfs) / self.paths
-        idle: FloatArray = (spare @ cdfs) / self.paths
+        """``marginal`` and ``idle_filled`` for each column of ``pmfs`` (bins × n), each
+        path statistic computed once (the look-ahead rule weighs a dial now against
+        later). ``cdfs``: the columns' running sums (``np.cumsum(pmfs, axis=0)``), built
+        once per forecast refresh rather than per evaluation."""
+        marginal: FloatArray = (self._hits() @ pmfs) / self.paths
+        idle: FloatArray = (self._spare() @ cdfs) / self.paths
         return marginal, idle
 
     def add(self, taus: IntArray) -> None:

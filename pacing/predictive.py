@@ -443,9 +443,10 @@ class PredictivePacer:
                 a_before = paths.expected_abandons()
             # Gallop: marginals only grow as calls are added (and the idle time a call
             # would fill only shrinks), so a batch of ``batch`` calls is acceptable iff
-            # its last call is within budget (for ``lookahead``, to a close approximation:
-            # its two nets move together). Doubling batches cut the evaluations to about
-            # log2 of the calls placed.
+            # its last call is within budget. For ``lookahead`` that holds for its first
+            # test only; its "not better later" test need not be monotone, and checking
+            # the batch's last call is accepted as an approximation. Doubling batches cut
+            # the evaluations to about log2 of the calls placed.
             batch = min(2 * batch, limit - n)
             if batch > 1:
                 trial = paths.copy()
