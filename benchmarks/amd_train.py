@@ -26,7 +26,7 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from telephony.amd.features import FEATURE_NAMES, FrontEnd, ToneEvent
 from telephony.amd.frames import FRAME_S, FRAME_SAMPLES
 from telephony.amd.metrics import Scored, score
 from telephony.amd.model import MODEL_RESOURCE, PolicyParams, TreeModel, fit_trees
-from telephony.amd.vad import analyse_frames
+from telephony.amd.vad import FrameStats, analyse_frames
 from telephony.amd_corpus import Clip, load_manifest
 from telephony.wavfile import read_wav
 
@@ -83,8 +83,25 @@ class Trace:
     hold: npt.NDArray[np.bool_]  # (n,) a tone is sounding: no person verdict on this frame
 
 
+# Called after each frame with the frame index, the front end (its VAD state) and the
+# frame statistics: how a study adds its own per-frame columns (benchmarks/amd_variants).
+FrameHook = Callable[[int, FrontEnd, FrameStats], None]
+# Chooses, among a clip's feature rows, those a model is trained on.
+RowFilter = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.bool_]]
+
+
 def trace_clip(clip: Clip, limit_s: float = LIMIT_S) -> Trace:
-    samples = read_wav(clip.path)
+    return trace_samples(clip, read_wav(clip.path), limit_s)
+
+
+def trace_samples(
+    clip: Clip,
+    samples: npt.NDArray[np.int16],
+    limit_s: float = LIMIT_S,
+    on_frame: FrameHook | None = None,
+) -> Trace:
+    """``clip`` (its label and name) traced on ``samples``, which may be its audio
+    changed (in gain, or through another channel)."""
     n = min(samples.size // FRAME_SAMPLES, round(limit_s / FRAME_S))
     block = samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
     st = analyse_frames(block)
@@ -99,18 +116,24 @@ def trace_clip(clip: Clip, limit_s: float = LIMIT_S) -> Trace:
             x[i] = feats
         if event is not None and event_frame < 0:
             event_frame, event_code = i, _EVENT_CODE[event[0]]
+        if on_frame is not None:
+            on_frame(i, front, st)
     return Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code, hold)
 
 
-def fit(traces: Sequence[Trace]) -> TreeModel:
+def fit(traces: Sequence[Trace], rows: RowFilter | None = None) -> TreeModel:
+    """Trees on every clip's feature rows (or those ``rows`` keeps), each clip the same
+    total weight."""
     xs, ys, ws = [], [], []
     for t in traces:
         if t.clip.label not in TRAINED or not t.has.any():
             continue
-        rows = t.x[t.has]
-        xs.append(rows)
-        ys.append(np.full(rows.shape[0], 1.0 if t.clip.label in POSITIVE else 0.0))
-        ws.append(np.full(rows.shape[0], 1.0 / rows.shape[0]))
+        x = t.x[t.has]
+        if rows is not None:
+            x = x[rows(x)]
+        xs.append(x)
+        ys.append(np.full(x.shape[0], 1.0 if t.clip.label in POSITIVE else 0.0))
+        ws.append(np.full(x.shape[0], 1.0 / x.shape[0]))
     return fit_trees(np.vstack(xs), np.concatenate(ys), np.concatenate(ws), **FIT)  # type: ignore[arg-type]
 
 
@@ -296,12 +319,15 @@ def folds(traces: Sequence[Trace], k: int, rng: np.random.Generator) -> list[lis
 
 
 def oof_probabilities(
-    traces: Sequence[Trace], k: int, rng: np.random.Generator
+    traces: Sequence[Trace],
+    k: int,
+    rng: np.random.Generator,
+    fit_fn: Callable[[Sequence[Trace]], TreeModel] = fit,
 ) -> list[npt.NDArray[np.float64]]:
     probs: list[npt.NDArray[np.float64]] = [np.empty(0)] * len(traces)
     for fold in folds(traces, k, rng):
         test = set(fold)
-        model = fit([t for i, t in enumerate(traces) if i not in test])
+        model = fit_fn([t for i, t in enumerate(traces) if i not in test])
         for i, p in zip(fold, probabilities(model, [traces[i] for i in fold]), strict=True):
             probs[i] = p
     return probs

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import pickle
 from collections.abc import Callable, Iterator, Sequence
@@ -56,11 +57,11 @@ from scipy.signal import butter, sosfilt
 
 from benchmarks import amd_train as atr
 from telephony.amd import tones
-from telephony.amd.features import FEATURE_NAMES, FrontEnd
+from telephony.amd.features import FrontEnd
 from telephony.amd.frames import FRAME_S, FRAME_SAMPLES
 from telephony.amd.metrics import Scored, score
-from telephony.amd.model import TreeModel, fit_trees
-from telephony.amd.vad import _WINDOW, analyse_frames
+from telephony.amd.model import TreeModel
+from telephony.amd.vad import _WINDOW, FrameStats, analyse_frames
 from telephony.amd_corpus import Clip, load_manifest
 from telephony.wavfile import read_wav
 
@@ -120,7 +121,8 @@ def _shape(step: FloatArray) -> float:
 def trace_with_extra(
     clip: Clip, limit_s: float = atr.LIMIT_S, gain_db: float = 0.0, channel: str = ""
 ) -> tuple[atr.Trace, FloatArray]:
-    """``amd_train.trace_clip`` plus the ``EXTRA`` columns (0 where undefined)."""
+    """``amd_train.trace_clip`` plus the ``EXTRA`` columns (0 where undefined, NaN on
+    frames without features), computed by a hook on the training script's own trace."""
     samples = read_wav(clip.path)
     if gain_db:  # the whole call louder or quieter, as another carrier or handset would
         scaled = np.rint(samples.astype(np.float64) * 10.0 ** (gain_db / 20.0))
@@ -129,22 +131,18 @@ def trace_with_extra(
         samples = other_channel(samples, channel)
     n = min(samples.size // FRAME_SAMPLES, round(limit_s / FRAME_S))
     block = samples[: n * FRAME_SAMPLES].reshape(n, FRAME_SAMPLES)
-    st = analyse_frames(block)
     bdb, flat = band_stats(block)
-    energy = np.asarray(st.energy_db)
-    high = np.asarray(st.high_ratio)
-    front = FrontEnd()
-    x = np.full((n, len(FEATURE_NAMES)), np.nan)
     ex = np.full((n, len(EXTRA)), np.nan)
-    event_frame, event_code = -1, 0
-    hold = np.zeros(n, dtype=np.bool_)
     pre: list[int] = []  # background frames before the first utterance
     pause: list[int] = []  # background frames in pauses since
     voice_frames: list[int] = []
-    for i in range(n):
-        feats, event = front.step(st.energy_db[i], st.tonality[i], st.peak_hz[i], st.high_ratio[i])
+    arrays: dict[str, FloatArray] = {}  # the trace's frame statistics as arrays, once
+
+    def on_frame(i: int, front: FrontEnd, st: FrameStats) -> None:
+        if not arrays:
+            arrays["energy"], arrays["high"] = np.asarray(st.energy_db), np.asarray(st.high_ratio)
+        energy, high = arrays["energy"], arrays["high"]
         vad = front.vad
-        hold[i] = front.tone_sounding
         voice = vad.last_voice_frame == i
         if voice:
             voice_frames.append(i)
@@ -153,11 +151,6 @@ def trace_with_extra(
                 pre.append(i)
             elif i - vad.last_voice_frame > _TAIL:
                 pause.append(i)
-        if event is not None and event_frame < 0:
-            event_frame, event_code = i, atr._EVENT_CODE[event[0]]
-        if feats is None:
-            continue
-        x[i] = feats
         row = np.zeros(len(EXTRA))
         if len(pre) >= 3:
             pm = np.median(bdb[pre], axis=0)
@@ -177,7 +170,7 @@ def trace_with_extra(
                     row[10] = _shape(cb - pm)
             if voice_frames:
                 vb = bdb[voice_frames]
-                vl = np.asarray(st.energy_db)[voice_frames]
+                vl = energy[voice_frames]
                 pb = bdb[pre]
                 pl = _level(pb)
                 row[11] = float(np.mean(vb[:, 5] - vl) - np.median(pb[:, 5] - pl))
@@ -190,7 +183,10 @@ def trace_with_extra(
             row[16] = float(np.median(flat[pre]))
             row[17] = float(np.median(high[pre]))
         ex[i] = row
-    return atr.Trace(clip, x, ~np.isnan(x[:, 0]), event_frame, event_code, hold), ex
+
+    trace = atr.trace_samples(clip, samples, limit_s, on_frame)
+    ex[~trace.has] = np.nan
+    return trace, ex
 
 
 def with_columns(
@@ -206,7 +202,7 @@ def with_columns(
     return out
 
 
-RowFilter = Callable[[FloatArray], npt.NDArray[np.bool_]]
+RowFilter = atr.RowFilter
 
 
 def used_rows(x: FloatArray) -> npt.NDArray[np.bool_]:
@@ -220,23 +216,8 @@ def used_rows(x: FloatArray) -> npt.NDArray[np.bool_]:
 
 
 def make_fit(rows: RowFilter | None) -> Callable[[Sequence[atr.Trace]], TreeModel]:
-    """``amd_train.fit`` (each clip the same total weight) on the selected rows."""
-    if rows is None:
-        return atr.fit
-
-    def fit(traces: Sequence[atr.Trace]) -> TreeModel:
-        xs, ys, ws = [], [], []
-        for t in traces:
-            if t.clip.label not in atr.TRAINED or not t.has.any():
-                continue
-            x = t.x[t.has]
-            x = x[rows(x)]
-            xs.append(x)
-            ys.append(np.full(x.shape[0], 1.0 if t.clip.label in atr.POSITIVE else 0.0))
-            ws.append(np.full(x.shape[0], 1.0 / x.shape[0]))
-        return fit_trees(np.vstack(xs), np.concatenate(ys), np.concatenate(ws), **atr.FIT)  # type: ignore[arg-type]
-
-    return fit
+    """``amd_train.fit`` on the rows ``rows`` keeps (all when None)."""
+    return functools.partial(atr.fit, rows=rows)
 
 
 FoldProbs = list[tuple[list[int], list[FloatArray], list[int], list[FloatArray]]]
@@ -255,25 +236,14 @@ def fold_probabilities(
     scored_traces = traces if test_traces is None else test_traces
     rng = np.random.default_rng(seed)
     out: FoldProbs = []
-    saved = atr.fit
-    atr.fit = fit  # type: ignore[assignment]  # oof_probabilities fits through the module's ``fit``
-    try:
-        for fold in atr.folds(traces, k, rng):
-            test = set(fold)
-            train_idx = [i for i in range(len(traces)) if i not in test]
-            train = [traces[i] for i in train_idx]
-            inner = atr.oof_probabilities(train, k - 1, rng)
-            model = fit(train)
-            out.append(
-                (
-                    train_idx,
-                    inner,
-                    list(fold),
-                    atr.probabilities(model, [scored_traces[i] for i in fold]),
-                )
-            )
-    finally:
-        atr.fit = saved
+    for fold in atr.folds(traces, k, rng):
+        test = set(fold)
+        train_idx = [i for i in range(len(traces)) if i not in test]
+        train = [traces[i] for i in train_idx]
+        inner = atr.oof_probabilities(train, k - 1, rng, fit)
+        model = fit(train)
+        test_probs = atr.probabilities(model, [scored_traces[i] for i in fold])
+        out.append((train_idx, inner, list(fold), test_probs))
     return out
 
 
