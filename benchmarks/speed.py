@@ -7,7 +7,10 @@ process so that its peak memory (``ru_maxrss``) belongs to this run alone, and r
 - wall seconds of the simulation (``run_scenario``'s own ``wall_seconds``), and of the
   whole worker process (interpreter start-up, imports, scenario load included);
 - simulated seconds per wall second, and dials per wall second;
-- peak resident memory of the worker, and its resident memory before the run.
+- peak resident memory of the worker, and its resident memory before the run;
+- the seconds a fixed pure-Python loop takes just before and just after the run. This
+  machine is a VM whose speed drifts by up to half under its neighbours' load (the same
+  loop took 1.4-2.6 s within one hour), so a wall time means little without it.
 
 The target: 250 agents × 8 h in ≤ 30 s wall. Writes ``speed.md`` and ``speed.json`` to
 ``--out`` and prints the table. ``--profile`` instead runs the same simulation under
@@ -68,6 +71,15 @@ def _mode(pacer: str) -> str:
     return pacer if pacer in MODES else "predictive"
 
 
+def reference_loop(n: int = 10_000_000) -> float:
+    """Seconds for ``n`` integer additions in a Python loop: the machine's speed now."""
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i
+    return time.perf_counter() - t0
+
+
 def measure(path: str, agents: int, hours: float, pacer: str, seed: int | None) -> Row:
     """Worker: run once and return the figures. Run it in a fresh process (spawn) so
     that ``ru_maxrss`` is this run's peak, not an earlier one's."""
@@ -77,7 +89,9 @@ def measure(path: str, agents: int, hours: float, pacer: str, seed: int | None) 
     make_pacer(pacer)
     scenario = build_scenario(path, agents, hours, seed)
     baseline = _rss_mb()
+    ref_before = reference_loop()
     result = run_scenario(scenario, mode=_mode(pacer), pacer=pacer)
+    ref_after = reference_loop()
     peak = _rss_mb()
     wall, sim = _number(result, "wall_seconds"), _number(result, "sim_seconds")
     dials = int(_number(result, "dials"))
@@ -99,6 +113,7 @@ def measure(path: str, agents: int, hours: float, pacer: str, seed: int | None) 
         "dials_per_wall_second": dials / wall if wall > 0 else float("inf"),
         "peak_rss_mb": round(peak, 1),
         "baseline_rss_mb": round(baseline, 1),
+        "reference_loop_seconds": [round(ref_before, 3), round(ref_after, 3)],
         "target_wall_seconds": TARGET_WALL_SECONDS,
         "meets_target": meets,
         "result": result,
@@ -132,6 +147,10 @@ def table(row: Row) -> str:
         ("dials per wall s", f"{row['dials_per_wall_second']:.0f}"),
         ("peak RSS (MiB)", f"{row['peak_rss_mb']:.0f}"),
         ("RSS before the run (MiB)", f"{row['baseline_rss_mb']:.0f}"),
+        (
+            "reference loop s, before / after (machine speed)",
+            "{:.2f} / {:.2f}".format(*row["reference_loop_seconds"]),
+        ),
         ("occupancy / abandon_rate", f"{result['occupancy']:.3f} / {result['abandon_rate']:.4f}"),
         (f"target ≤ {TARGET_WALL_SECONDS:g} s", verdict),
     ]

@@ -42,6 +42,9 @@ from pacing.base import (
 from pacing.estimators import DialOutcomeModel, SpellModel
 from pacing.paths import IntArray, PathSet, SmallIntArray, quantile_table, stacked_table
 
+# Agents logged in from which a decision a second is enough (see ``decide``).
+LARGE_FLOOR = 200
+
 
 class PredictivePacer:
     name = "predictive"
@@ -384,8 +387,13 @@ class PredictivePacer:
         # each decision places many calls and the sum of many independent items is
         # smooth, so fewer paths and a decision every ~second lose little; a small team
         # keeps every path and every tick, where single calls matter.
+        # From ``LARGE_FLOOR`` agents on, at most one decision a second: the 250-agent
+        # shift ran 20-25% faster for 0.03 points of occupancy (docs/speed.md).
         n_items = n_talk + n_wrap + len(snap.pending_ages)
-        self._interval = min(1.0, max(0.0, (n_items - 100) / 500))
+        if snap.logged_in >= LARGE_FLOOR:
+            self._interval = 1.0
+        else:
+            self._interval = min(1.0, max(0.0, (n_items - 100) / 500))
         if snap.now < self.next_decision_at():
             return PacingDecision(0, explain={"reason": "large floor: decided recently"})
         self._last_full = snap.now

@@ -42,6 +42,20 @@ def test_marginal_is_the_expected_rise_of_abandons_of_one_more_dial(seed: int) -
     assert PathSet(x).marginal(pmf) == pytest.approx(brute, abs=1e-12)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_hits_from_the_last_maximum_equal_the_two_running_maxima(seed: int) -> None:
+    # Small steps and offsets make ties between maxima (and with the leading 0) common.
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        paths, horizon = int(rng.integers(1, 30)), int(rng.integers(1, 45))
+        x = np.zeros((paths, horizon + 1), dtype=np.int64)
+        steps = rng.integers(-1, 2, size=(paths, horizon))
+        x[:, 1:] = np.cumsum(steps, axis=1) + rng.integers(-4, 2, size=(paths, 1))
+        before = np.maximum.accumulate(x[:, :-1], axis=1)  # max(0, X_j for j < k)
+        after = np.maximum.accumulate(x[:, :0:-1], axis=1)[:, ::-1]  # max X_j, j >= k
+        assert PathSet(x)._hits().tolist() == (after >= before).sum(axis=0).tolist()
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_expected_abandons_and_idle_filled_against_brute_force(seed: int) -> None:
     x, pmf = _random_paths(seed)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from dialer.ids import AgentId
 from pacing.base import PacingDecision, PacingSnapshot
 from pacing.paths import PathSet
-from pacing.predictive import PredictivePacer
+from pacing.predictive import LARGE_FLOOR, PredictivePacer
 from simulator.run import run_scenario
 from simulator.scenario import Scenario, load_scenario
 
@@ -121,3 +123,26 @@ def _pair() -> tuple[PredictivePacer, PredictivePacer]:
         pacer._new_pmf = pmf
         pacer._set_pair()
     return pair
+
+
+def test_a_floor_of_200_agents_decides_at_most_once_a_second() -> None:
+    def snap(now: float, logged_in: int) -> PacingSnapshot:
+        ready = tuple(AgentId(f"a{i}") for i in range(logged_in // 2))
+        return PacingSnapshot(
+            now=now,
+            wall=datetime(2026, 11, 23, 10, tzinfo=UTC),
+            ready_agents=ready,
+            talk_elapsed=np.full(logged_in - len(ready), 30.0),
+            logged_in=logged_in,
+        )
+
+    big = PredictivePacer(abandon_target=0.03, connect_deadline=2.0)
+    assert big.decide(snap(100.0, LARGE_FLOOR)).dials > 0  # idle agents: it dials
+    assert big.next_decision_at() == pytest.approx(101.0)
+    assert big.decide(snap(100.5, LARGE_FLOOR)).explain["reason"] == (
+        "large floor: decided recently"
+    )
+    # A floor just under it with the same few items decides on every tick.
+    small = PredictivePacer(abandon_target=0.03, connect_deadline=2.0)
+    small.decide(snap(100.0, LARGE_FLOOR - 1))
+    assert small.next_decision_at() <= 100.0
