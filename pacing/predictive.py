@@ -44,6 +44,10 @@ from pacing.paths import IntArray, PathSet, SmallIntArray, quantile_table, stack
 
 # Agents logged in from which a decision a second is enough (see ``decide``).
 LARGE_FLOOR = 200
+# shift_guard = "room": the price falls in proportion when fewer than ROOM_SCALE abandons
+# of room are left, once ROOM_FROM / target live answers are settled (before that one
+# abandon moves the rate too much to steer by, and the smoothed rate guards it).
+ROOM_SCALE, ROOM_FROM = 3.0, 2.0
 
 
 class PredictivePacer:
@@ -73,6 +77,7 @@ class PredictivePacer:
         rule: str = "lookahead",
         idle_scale: float = 20.0,
         lookahead: float = 3.0,
+        shift_guard: str = "rate",
     ) -> None:
         """Tunables are keyword-only; times in seconds, ratios in 0..1.
 
@@ -84,6 +89,8 @@ class PredictivePacer:
         ``aim``: the share of the abandon target the controller steers to. ``dt`` and
         ``horizon``: the time grid the forecast runs on. ``paths``: sampled trajectories
         per decision. ``seed``: the pacer's own random stream (same seed, same choices).
+        ``shift_guard``: how the price is cut to keep the shift's abandon rate under the
+        target, ``"rate"`` (the default) or ``"room"`` (see ``price``).
         """
         if not 0.0 < abandon_target < 1.0:
             raise ValueError("abandon_target must be a ratio in (0, 1)")
@@ -118,10 +125,13 @@ class PredictivePacer:
             raise ValueError("idle_scale must be a finite number of seconds > 0")
         if not dt <= lookahead < horizon:
             raise ValueError("lookahead must be at least dt and less than the horizon (seconds)")
+        if shift_guard not in ("rate", "room"):
+            raise ValueError(f"shift_guard must be 'rate' or 'room', not {shift_guard!r}")
         if not 0.0 < hour_ceiling <= 1.0:
             raise ValueError("hour_ceiling must be a ratio in (0, 1]")
         self.abandon_target = abandon_target
         self.rule = rule
+        self.shift_guard = shift_guard
         self.idle_scale = idle_scale
         self.lookahead_bins = max(1, round(lookahead / dt))
         # The model's own expected abandons for the dials it placed (the sum of each
@@ -313,7 +323,19 @@ class PredictivePacer:
         # points below, where it holds a small team's shift rate within about 0.2), so
         # this fires on a bad run only; the guard that fired already at the aim was on for
         # a third of a small team's decisions and cost it occupancy (docs/speed.md).
-        if shift > self.abandon_target:
+        if self.shift_guard == "room" and self.settled >= ROOM_FROM / self.abandon_target:
+            # "room": the abandons the shift can still take and stay under the target.
+            # The price falls in proportion as the room shrinks below ROOM_SCALE (a
+            # proportional term on the count, next to the integral term on the rate), so
+            # a late run of bad luck is answered at once and smoothly, not by a cut that
+            # switches off as soon as the rate dips under the target and lets the
+            # integrator's wound-up price through (docs/speed.md, "The abandon promise").
+            room = self.abandon_target * self.settled - self.abandoned
+            factor = min(1.0, max(0.1, room / ROOM_SCALE))
+            if factor < 1.0:
+                price *= factor
+                guard = "shift"
+        elif shift > self.abandon_target:
             price *= 0.25
             guard = "shift"
         # Each clock hour is judged on its own (max_hourly_abandon_rate; a regulator's

@@ -146,3 +146,31 @@ def test_a_floor_of_200_agents_decides_at_most_once_a_second() -> None:
     small = PredictivePacer(abandon_target=0.03, connect_deadline=2.0)
     small.decide(snap(100.0, LARGE_FLOOR - 1))
     assert small.next_decision_at() <= 100.0
+
+
+def test_bad_shift_guard_is_named() -> None:
+    with pytest.raises(ValueError, match="shift_guard must be 'rate' or 'room', not 'hard'"):
+        PredictivePacer(shift_guard="hard")
+
+
+@pytest.mark.parametrize(
+    ("settled", "abandoned", "ratio"),
+    [
+        (1000, 20, 1.0),  # 10 abandons of room: no cut
+        (1000, 28, 2.0 / 3.0),  # 2 of room: the price falls to 2/3
+        (1000, 30, 0.1),  # none left: a tenth, the floor
+        (1000, 35, 0.4),  # over the target: "rate" cuts by 4, "room" by 10
+        (50, 3, 1.0),  # under 2/target live answers both use the smoothed rate (6%: x0.25)
+    ],
+)
+def test_room_guard_cuts_the_price_in_proportion_to_the_room_left(
+    settled: int, abandoned: int, ratio: float
+) -> None:
+    # Both pacers in the same state; under the target on the smoothed rate, "rate" does
+    # not cut, so the price ratio is the room guard's factor.
+    prices = []
+    for guard in ("rate", "room"):
+        pacer = PredictivePacer(abandon_target=0.03, shift_guard=guard)
+        pacer.settled, pacer.abandoned = settled, abandoned
+        prices.append(pacer.price(3600.0)[0])
+    assert prices[1] / prices[0] == pytest.approx(ratio)
