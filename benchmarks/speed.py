@@ -9,8 +9,8 @@ process so that its peak memory (``ru_maxrss``) belongs to this run alone, and r
 - simulated seconds per wall second, and dials per wall second;
 - peak resident memory of the worker, and its resident memory before the run;
 - the seconds a fixed pure-Python loop takes just before and just after the run. This
-  machine is a VM whose speed drifts by up to half under its neighbours' load (the same
-  loop took 1.4-2.6 s within one hour), so a wall time means little without it.
+  machine is a VM whose speed drifts by up to half under its neighbours' load (this
+  loop took 0.29-0.51 s within one run), so a wall time means little without it.
 
 The target: 250 agents × 8 h in ≤ 30 s wall. Writes ``speed.md`` and ``speed.json`` to
 ``--out`` and prints the table. ``--profile`` instead runs the same simulation under

@@ -319,10 +319,6 @@ class PredictivePacer:
         guard = "none"
         if not self.guards:
             return price, guard
-        # Over the ceiling: cut hard. The controller steers to aim × target (0.9: 0.3
-        # points below, where it holds a small team's shift rate within about 0.2), so
-        # this fires on a bad run only; the guard that fired already at the aim was on for
-        # a third of a small team's decisions and cost it occupancy (docs/speed.md).
         if self.shift_guard == "room" and self.settled >= ROOM_FROM / self.abandon_target:
             # "room": the abandons the shift can still take and stay under the target.
             # The price falls in proportion as the room shrinks below ROOM_SCALE (a
@@ -336,6 +332,11 @@ class PredictivePacer:
                 price *= factor
                 guard = "shift"
         elif shift > self.abandon_target:
+            # "rate" (and "room" early in a shift): over the ceiling, cut hard. The
+            # controller steers to aim × target (0.9: 0.3 points below, where it holds a
+            # small team's shift rate within about 0.2), so this fires on a bad run only;
+            # the guard that fired already at the aim was on for a third of a small
+            # team's decisions and cost it occupancy (docs/speed.md).
             price *= 0.25
             guard = "shift"
         # Each clock hour is judged on its own (max_hourly_abandon_rate; a regulator's
@@ -410,7 +411,9 @@ class PredictivePacer:
         # smooth, so fewer paths and a decision every ~second lose little; a small team
         # keeps every path and every tick, where single calls matter.
         # From ``LARGE_FLOOR`` agents on, at most one decision a second: the 250-agent
-        # shift ran 20-25% faster for 0.03 points of occupancy (docs/speed.md).
+        # shift ran 14-18% faster for 0.02 points of occupancy. By agents, not items: a
+        # steeper ramp in items also reached large-100's busy minutes and cost it 0.4
+        # points on its default seed (docs/speed.md, "Stop 11").
         n_items = n_talk + n_wrap + len(snap.pending_ages)
         if snap.logged_in >= LARGE_FLOOR:
             self._interval = 1.0
