@@ -77,7 +77,8 @@ class PredictivePacer:
         rule: str = "lookahead",
         idle_scale: float = 20.0,
         lookahead: float = 3.0,
-        shift_guard: str = "rate",
+        shift_guard: str = "room",
+        hour_cap: bool = True,
     ) -> None:
         """Tunables are keyword-only; times in seconds, ratios in 0..1.
 
@@ -90,7 +91,9 @@ class PredictivePacer:
         ``horizon``: the time grid the forecast runs on. ``paths``: sampled trajectories
         per decision. ``seed``: the pacer's own random stream (same seed, same choices).
         ``shift_guard``: how the price is cut to keep the shift's abandon rate under the
-        target, ``"rate"`` (the default) or ``"room"`` (see ``price``).
+        target, ``"room"`` (the default) or ``"rate"`` (see ``price``). ``hour_cap``: once
+        the clock hour can take at most one more abandon, cap the calls in flight (see
+        ``hour_abandons_left`` and ``decide``; on by default).
         """
         if not 0.0 < abandon_target < 1.0:
             raise ValueError("abandon_target must be a ratio in (0, 1)")
@@ -132,6 +135,7 @@ class PredictivePacer:
         self.abandon_target = abandon_target
         self.rule = rule
         self.shift_guard = shift_guard
+        self.hour_cap = bool(hour_cap)
         self.idle_scale = idle_scale
         self.lookahead_bins = max(1, round(lookahead / dt))
         # The model's own expected abandons for the dials it placed (the sum of each
@@ -158,6 +162,7 @@ class PredictivePacer:
         # Engine time -> local wall-clock seconds (for clock hours), set by each decision.
         self._wall_offset = 0.0
         self._hour, self._hour_live, self._hour_ab = -1, 0, 0
+        self._first_seen: float | None = None
         self.levels = quantile_levels
         self._byte_levels = quantile_levels <= 256 and quantile_levels & (quantile_levels - 1) == 0
         self.rng = np.random.default_rng(seed)
@@ -358,6 +363,23 @@ class PredictivePacer:
             guard = "hour"
         return price, guard
 
+    def hour_abandons_left(self, now: float) -> int:
+        """Abandons the current clock hour can still take and end within ``hour_ceiling``.
+
+        Its live answers are projected as those so far plus the pace of the last hour
+        (of the time seen, early in a shift: the first hour's projection would otherwise
+        be its count so far) for the minutes left.
+        """
+        if self._first_seen is None:
+            self._first_seen = now
+        hour = math.floor((now + self._wall_offset) / 3600.0)
+        if hour != self._hour:
+            self._hour, self._hour_live, self._hour_ab = hour, 0, 0
+        left_s = 3600.0 * (hour + 1) - (now + self._wall_offset)
+        span = min(3600.0, max(600.0, now - self._first_seen))
+        projected = self._hour_live + len(self._recent) * left_s / span
+        return math.floor(self.hour_ceiling * max(projected, 20.0) + 1e-9) - self._hour_ab
+
     def _accept(self, paths: PathSet, price: float) -> tuple[float, bool]:
         """One more dial on ``paths``: its marginal expected abandons, and whether to place it.
 
@@ -493,6 +515,16 @@ class PredictivePacer:
             paths.add(new_q[self._draw(1)])
             n += 1
         dials = cap_dials(n, snap)
+        left = self.hour_abandons_left(snap.now) if self.hour_cap else None
+        if left is not None and left <= 1:
+            # ``hour_cap``: the hour guard's price cut still let a burst of live answers
+            # through (small-team-5, seed 1: three abandons in 8 s, from 5 calls in flight
+            # for 2 ready agents, with one abandon left). With one abandon left, at most
+            # ready + 2 calls in flight or waiting; with none, no more than ready agents,
+            # so no new call can be abandoned. Small-team-5, seeds 1-96: hours over 6%
+            # 1 (6.02%) against about 1 in 32 shifts (docs/speed.md, "The hour cap").
+            extra = 2 if left == 1 else 0
+            dials = min(dials, max(0, ready + extra - len(snap.pending_ages) - snap.waiting))
         if dials == 0:
             # Ages drift; re-decide soon on a small floor, where one call in the wrong
             # second is an agent's idle time (small-team-5: +1 point of occupancy at
@@ -519,6 +551,7 @@ class PredictivePacer:
                 "marginal_abandon_per_live": marginal / g_end,
                 "price": price,
                 "guard": guard,
+                "hour_abandons_left": "off" if left is None else left,
                 "shift_abandon_rate": self.abandoned / self.settled if self.settled else 0.0,
                 "shift_abandons": self.abandoned,
                 "model_expected_abandons": self.expected_abandons,

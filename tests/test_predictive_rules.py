@@ -174,3 +174,42 @@ def test_room_guard_cuts_the_price_in_proportion_to_the_room_left(
         pacer.settled, pacer.abandoned = settled, abandoned
         prices.append(pacer.price(3600.0)[0])
     assert prices[1] / prices[0] == pytest.approx(ratio)
+
+
+def test_hour_cap_keeps_calls_in_flight_to_the_agents_when_the_hour_is_spent() -> None:
+    # Four ready agents, four calls ringing for 1 s, and a price high enough (guards off)
+    # that without the cap the pacer dials on.
+    def snap(now: float) -> PacingSnapshot:
+        return PacingSnapshot(
+            now=now,
+            wall=datetime(2026, 11, 23, 10, tzinfo=UTC),
+            ready_agents=tuple(AgentId(f"a{i}") for i in range(4)),
+            talk_elapsed=np.full(1, 30.0),
+            pending_ages=np.full(4, 1.0),
+            logged_in=5,
+        )
+
+    def pacer(hour_ab: int, cap: bool) -> PredictivePacer:
+        p = PredictivePacer(
+            abandon_target=0.03,
+            connect_deadline=2.0,
+            initial_price=0.5,
+            guards=False,
+            hour_cap=cap,
+        )
+        p.decide(snap(10.0))  # sets the hour from the snapshot's wall clock
+        p._hour_live, p._hour_ab = 60, hour_ab  # 60 live answers: 6% allows 3 abandons
+        return p
+
+    free = pacer(3, cap=False).decide(snap(20.0))
+    assert free.explain["hour_abandons_left"] == "off"
+    assert free.dials >= 3
+    spent = pacer(3, cap=True).decide(snap(20.0))
+    assert spent.explain["hour_abandons_left"] == 0
+    assert spent.dials == 0  # as many in flight as ready agents
+    one_left = pacer(2, cap=True)
+    assert one_left.hour_abandons_left(20.0) == 1
+    decision = one_left.decide(snap(20.0))
+    assert 1 <= decision.dials <= 2  # ready + 2 - in flight
+    roomy = pacer(0, cap=True)
+    assert roomy.hour_abandons_left(20.0) == 3
