@@ -211,9 +211,7 @@ class PredictivePacer:
             self.abandoned += obs.abandoned
             self._recent.append((obs.at, obs.abandoned))
             self._recent_ab += obs.abandoned
-            hour = math.floor((obs.at + self._wall_offset) / 3600.0)
-            if hour != self._hour:
-                self._hour, self._hour_live, self._hour_ab = hour, 0, 0
+            self._hour_seconds_left(obs.at)
             self._hour_live += 1
             self._hour_ab += obs.abandoned
             # Integral control of the abandon price: each connect raises it a little,
@@ -349,10 +347,7 @@ class PredictivePacer:
         # the minutes left) and keep its abandons under 90% of the hourly ceiling: with
         # less than one abandon left to spend, dial only where abandons are all but
         # impossible; with less than two, halve the price.
-        hour = math.floor((now + self._wall_offset) / 3600.0)
-        if hour != self._hour:
-            self._hour, self._hour_live, self._hour_ab = hour, 0, 0
-        left_s = 3600.0 * (hour + 1) - (now + self._wall_offset)
+        left_s = self._hour_seconds_left(now)
         projected = self._hour_live + len(self._recent) * left_s / 3600.0
         spare = 0.9 * self.hour_ceiling * max(projected, 20.0) - self._hour_ab
         if spare < 1.0:
@@ -363,6 +358,13 @@ class PredictivePacer:
             guard = "hour"
         return price, guard
 
+    def _hour_seconds_left(self, now: float) -> float:
+        """Seconds to the end of ``now``'s local clock hour; its counts restart with it."""
+        hour = math.floor((now + self._wall_offset) / 3600.0)
+        if hour != self._hour:
+            self._hour, self._hour_live, self._hour_ab = hour, 0, 0
+        return 3600.0 * (hour + 1) - (now + self._wall_offset)
+
     def hour_abandons_left(self, now: float) -> int:
         """Abandons the current clock hour can still take and end within ``hour_ceiling``.
 
@@ -372,10 +374,7 @@ class PredictivePacer:
         """
         if self._first_seen is None:
             self._first_seen = now
-        hour = math.floor((now + self._wall_offset) / 3600.0)
-        if hour != self._hour:
-            self._hour, self._hour_live, self._hour_ab = hour, 0, 0
-        left_s = 3600.0 * (hour + 1) - (now + self._wall_offset)
+        left_s = self._hour_seconds_left(now)
         span = min(3600.0, max(600.0, now - self._first_seen))
         projected = self._hour_live + len(self._recent) * left_s / span
         return math.floor(self.hour_ceiling * max(projected, 20.0) + 1e-9) - self._hour_ab
